@@ -1,0 +1,1 @@
+"""Sub-commands of `liftbench`; each module defines `add_parser(subparsers)`."""

@@ -1,0 +1,1 @@
+"""LightningDataModules, dataset readers, records, clip windowing and the synthetic capture."""

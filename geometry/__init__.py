@@ -1,0 +1,1 @@
+"""Pure math and skeletal data (numpy + torch, no Lightning)."""

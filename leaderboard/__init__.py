@@ -1,0 +1,1 @@
+"""Run-record schema and store, comparison tables, plots and paper-reported numbers."""

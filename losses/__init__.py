@@ -1,0 +1,1 @@
+"""Pure loss functions (supervised, reprojection, consistency, canonical, HeatPose)."""

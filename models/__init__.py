@@ -1,0 +1,27 @@
+"""Lifters: plain `nn.Module`s behind a timm-style registry.
+
+Example:
+    >>> from models import create_lifter, list_lifters
+    >>> model = create_lifter("motionagformer_xs", size="tiny")
+"""
+
+from models.base import Lifter
+from models.registry import (
+    create_lifter,
+    get_lifter_entry,
+    is_lifter,
+    list_lifters,
+    register_lifter,
+)
+
+# Importing the families registers them.
+from models import _families  # noqa: E402,F401  isort: skip
+
+__all__ = [
+    "Lifter",
+    "create_lifter",
+    "get_lifter_entry",
+    "is_lifter",
+    "list_lifters",
+    "register_lifter",
+]

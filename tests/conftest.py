@@ -1,0 +1,27 @@
+"""Shared test fixtures: quiet wandb, deterministic threads, the optional ../shared/data."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("WANDB_MODE", "disabled")
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+def shared_data_dir() -> Path:
+    """`../shared/data` beside the checkout (or $LIFTBENCH_SHARED_DATA)."""
+    env = os.environ.get("LIFTBENCH_SHARED_DATA")
+    return Path(env) if env else REPO_ROOT.parent / "shared" / "data"
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    """Path to the real data fixtures; skips the test cleanly when they are absent."""
+    path = shared_data_dir()
+    if not path.is_dir():
+        pytest.skip(f"real data fixtures not found at {path} (only present in the dev workspace)")
+    return path
