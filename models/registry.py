@@ -27,6 +27,7 @@ class LifterEntry:
     factory: Callable[..., nn.Module]
     paper: str = ""
     tiny: dict[str, Any] = field(default_factory=dict)
+    paper_params: int | None = None
 
 
 _REGISTRY: dict[str, LifterEntry] = {}
@@ -38,6 +39,7 @@ def register_lifter(
     name: str | None = None,
     paper: str = "",
     tiny: dict[str, Any] | None = None,
+    paper_params: int | None = None,
 ) -> Any:
     """Register a lifter factory (usable bare, `@register_lifter`, or with arguments).
 
@@ -46,6 +48,8 @@ def register_lifter(
         name: registry name (default: the factory's `__name__`); must not end in `_tiny`.
         paper: short citation shown by `liftbench models`.
         tiny: keyword overrides that make a CPU-test-sized model.
+        paper_params: trainable parameter count of the paper configuration as published
+            (`specs/MODELS.md` §0.1); the tests check the built model against it (±0.5%).
     """
 
     def deco(f: Callable[..., nn.Module]) -> Callable[..., nn.Module]:
@@ -54,7 +58,7 @@ def register_lifter(
             raise ValueError(f"lifter name {key!r} must not end in {TINY_SUFFIX!r} (reserved)")
         if key in _REGISTRY and _REGISTRY[key].factory is not f:
             warnings.warn(f"lifter {key!r} registered twice; the later one wins", stacklevel=2)
-        _REGISTRY[key] = LifterEntry(key, f, paper, dict(tiny or {}))
+        _REGISTRY[key] = LifterEntry(key, f, paper, dict(tiny or {}), paper_params)
         return f
 
     return deco(fn) if fn is not None else deco

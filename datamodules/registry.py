@@ -1,0 +1,49 @@
+"""Registry of LightningDataModules by dataset name (`synthetic`, `h36m`, `sportspose`, ...)."""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Callable
+from typing import Any
+
+_DATAMODULES: dict[str, Callable[..., Any]] = {}
+
+
+def register_datamodule(name: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Class decorator registering a DataModule (or a factory) under `name`."""
+
+    def deco(cls: Callable[..., Any]) -> Callable[..., Any]:
+        _DATAMODULES[name] = cls
+        return cls
+
+    return deco
+
+
+def create_datamodule(name: str, **kwargs: Any) -> Any:
+    """Instantiate the DataModule registered as `name` with `kwargs`."""
+    _import_builtin()
+    if name not in _DATAMODULES:
+        close = difflib.get_close_matches(name, list(_DATAMODULES), n=3)
+        hint = f"; did you mean {', '.join(close)}?" if close else ""
+        raise ValueError(
+            f"unknown dataset {name!r}{hint} (known: {', '.join(sorted(_DATAMODULES))})"
+        )
+    return _DATAMODULES[name](**kwargs)
+
+
+def list_datamodules() -> list[str]:
+    """Sorted names of the registered DataModules."""
+    _import_builtin()
+    return sorted(_DATAMODULES)
+
+
+def _import_builtin() -> None:
+    """Import the built-in dataset packages so that their decorators have run."""
+    import importlib
+    import pkgutil
+
+    import datamodules as pkg
+
+    for info in pkgutil.iter_modules(pkg.__path__):
+        if info.ispkg or info.name in ("clips", "records"):
+            importlib.import_module(f"datamodules.{info.name}")

@@ -1,0 +1,1 @@
+"""Synthetic multi-view capture from real motion capture: the embedded default dataset."""
