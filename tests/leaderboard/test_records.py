@@ -1,6 +1,7 @@
 import json
 import math
-import multiprocessing as mp
+import subprocess
+import sys
 
 import pytest
 
@@ -70,15 +71,25 @@ def test_bad_file_named(tmp_path):
         assert read_records(tmp_path, strict=False) == []
 
 
-def _writer(args):
-    root, i = args
-    for k in range(20):
-        write_record(make(run_id=f"w{i}-{k}", metrics={"mpjpe": float(i * 100 + k)}), root)
+WRITER = """
+import sys
+from leaderboard.records import RunRecord, write_record
+root, i = sys.argv[1], int(sys.argv[2])
+proto = dict(dataset="synthetic", split="s", source_2d="gt", frames=27, stride=27,
+             flip_tta=True, joints_evaluated=list(range(17)), averaging="frame")
+for k in range(20):
+    rec = RunRecord(run_id=f"w{i}-{k}", kind="test", created="2026-11-22T13:00:00+00:00",
+                    lifter={"name": "x"}, regime={"name": "supervised"}, protocol=proto,
+                    metrics={"mpjpe": float(i * 100 + k)})
+    write_record(rec, root)
+"""
 
 
 def test_concurrent_writers(tmp_path):
-    with mp.get_context("spawn").Pool(4) as pool:
-        pool.map(_writer, [(str(tmp_path), i) for i in range(4)])
+    procs = [
+        subprocess.Popen([sys.executable, "-c", WRITER, str(tmp_path), str(i)]) for i in range(4)
+    ]
+    assert all(p.wait(timeout=120) == 0 for p in procs)
     recs = read_records(tmp_path)
     assert len(recs) == 80
     assert not list(tmp_path.glob(".*tmp"))
