@@ -1,0 +1,95 @@
+"""Loading lifter weights from any checkpoint flavour.
+
+Accepted: a Lightning checkpoint written by liftbench (`state_dict` keys prefixed `lifter.`), a raw
+`state_dict`, or the official repos' dicts (`{"model_pos": ...}`, `{"model": ...}`) whose keys carry
+the `module.` prefix of `nn.DataParallel` (MotionBERT issue #60). Prefixes are stripped before a
+strict load, so a wrong lifter fails with the missing/unexpected keys listed.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+_PREFIXES = ("module.", "lifter.", "model.")
+_CONTAINER_KEYS = ("state_dict", "model_pos", "model", "model_state_dict")
+
+
+def read_checkpoint(path: str | Path) -> dict[str, Any]:
+    """Load a checkpoint file onto the CPU; a missing file raises a clear `FileNotFoundError`."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"checkpoint {path} does not exist")
+    try:
+        return torch.load(path, map_location="cpu", weights_only=False)
+    except Exception as exc:
+        raise ValueError(f"{path}: not a readable torch checkpoint ({exc})") from exc
+
+
+def extract_state_dict(ckpt: dict[str, Any]) -> dict[str, torch.Tensor]:
+    """The lifter's parameters from `ckpt`, with `module.` / `lifter.` / `model.` prefixes removed.
+
+    Keys of other sub-modules of a Lightning module (e.g. a HeatPose head `head.`) are kept as they
+    are, so `strip` only touches the prefixes listed above.
+    """
+    state: Any = ckpt
+    for key in _CONTAINER_KEYS:
+        if isinstance(state, dict) and key in state and isinstance(state[key], dict):
+            state = state[key]
+            break
+    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
+        raise ValueError("checkpoint holds no state_dict of tensors")
+    lifter_only = {k: v for k, v in state.items() if k.startswith("lifter.")}
+    if lifter_only:
+        state = lifter_only
+    out = {}
+    for key, value in state.items():
+        changed = True
+        while changed:
+            changed = False
+            for prefix in _PREFIXES:
+                if key.startswith(prefix):
+                    key = key[len(prefix):]
+                    changed = True
+        out[key] = value
+    return out
+
+
+def load_lifter_weights(model: nn.Module, ckpt: dict[str, Any] | str | Path,
+                        expected_name: str | None = None) -> None:
+    """Load lifter weights strictly into `model`, with an error that says what does not match.
+
+    Args:
+        model: the freshly built lifter.
+        ckpt: a checkpoint dict or a path to one.
+        expected_name: the registry name the caller built; compared with the name a liftbench
+            checkpoint records (`hyper_parameters.lifter_name`) for a clearer message.
+    """
+    if not isinstance(ckpt, dict):
+        ckpt = read_checkpoint(ckpt)
+    saved_name = (ckpt.get("hyper_parameters") or {}).get("lifter_name")
+    if expected_name and saved_name and saved_name != expected_name:
+        raise ValueError(
+            f"checkpoint was trained with lifter {saved_name!r}, but {expected_name!r} was "
+            f"requested (use model={saved_name})"
+        )
+    state = extract_state_dict(ckpt)
+    own = model.state_dict()
+    missing = [k for k in own if k not in state]
+    unexpected = [k for k in state if k not in own]
+    shape_errors = [
+        f"{k}: checkpoint {tuple(v.shape)} vs model {tuple(own[k].shape)}"
+        for k, v in state.items()
+        if k in own and own[k].shape != v.shape
+    ]
+    if missing or unexpected or shape_errors:
+        raise ValueError(
+            "checkpoint does not fit this lifter: "
+            f"{len(missing)} missing keys (e.g. {missing[:3]}), "
+            f"{len(unexpected)} unexpected keys (e.g. {unexpected[:3]})"
+            + (f", shape mismatches: {shape_errors[:3]}" if shape_errors else "")
+        )
+    model.load_state_dict(state, strict=True)
