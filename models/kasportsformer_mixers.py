@@ -2,8 +2,10 @@
 
 Both mixers work on `(B, T, J, C)` feature tensors. A mixer runs either over the joints of each
 frame (`mode="spatial"`) or over the frames of each joint (`mode="temporal"`). Attention uses the
-fused `F.scaled_dot_product_attention`; the GCN follows MotionAGFormer's graph module
-(`shared/specs/MODELS.md` §1.2, §2.2) with the kNN frame graph built by a batched top-k.
+fused `F.scaled_dot_product_attention` via `models.layers.sdpa` (on the CPU its MATH backend for
+these short sequences, ~3× faster fwd+bwd than the CPU flash kernel). The GCN follows
+MotionAGFormer's graph module (`shared/specs/MODELS.md` §1.2, §2.2) with the kNN frame graph
+built by a batched top-k.
 """
 
 from __future__ import annotations
@@ -11,26 +13,10 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 from torch import nn
-from torch.nn.attention import SDPBackend, sdpa_kernel
+
+from models.layers import sdpa
 
 MODES = ("spatial", "temporal")
-
-
-# Longest sequence for which the CPU uses SDPA's MATH backend instead of its flash kernel.
-_CPU_MATH_MAX_LEN = 128
-
-
-def _sdpa(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
-    """`F.scaled_dot_product_attention`, pinned to its MATH backend for short CPU sequences.
-
-    For 17 joints or 27 frames (head_dim 16) the CPU flash kernel is about 3× slower than the
-    MATH backend fwd+bwd; at 243 frames it is faster (measured, torch 2.13, 2 threads). On CUDA
-    the dispatcher picks the fused kernel.
-    """
-    if q.device.type == "cpu" and q.shape[-2] <= _CPU_MATH_MAX_LEN:
-        with sdpa_kernel(SDPBackend.MATH):
-            return F.scaled_dot_product_attention(q, k, v)
-    return F.scaled_dot_product_attention(q, k, v)
 
 
 def _check_mode(mode: str) -> None:
@@ -104,7 +90,7 @@ class TokenAttention(nn.Module):
             k, v = self._split_heads(self.kv(context), 2)
         else:
             q, k, v = self._split_heads(self.qkv(x), 3)
-        out = _sdpa(q, k, v)
+        out = sdpa(q, k, v)
         if self.mode == "spatial":
             out = out.view(b, f, self.num_heads, j, -1).transpose(2, 3)
         else:

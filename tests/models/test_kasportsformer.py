@@ -377,3 +377,14 @@ def test_anatomy_layer_starts_as_equal_blend():
         g = layer.graph_temporal(layer.graph_spatial(x))
         c = layer.bone_temporal(layer.bone_spatial(bone, limbs), limbs)
     torch.testing.assert_close(out, (a + g + c) / 3, rtol=1e-5, atol=1e-6)
+
+
+def test_recomputing_mlp_under_autocast_returns_input_dtype_grads():
+    mlp = Mlp(8, 16)
+    x = torch.randn(4, 8, requires_grad=True)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        y = mlp(x, out_scale=torch.ones(8))
+    assert y.dtype == torch.bfloat16
+    y.float().sum().backward()
+    assert x.grad.dtype == torch.float32 and mlp.fc1.weight.grad.dtype == torch.float32
+    assert torch.isfinite(mlp.fc2.weight.grad).all()
