@@ -296,11 +296,13 @@ class JointMap:
 def _recipe_row(recipe: JointRecipe, src: JointSet) -> np.ndarray:
     """One `(J_src,)` weight row from a per-joint recipe."""
     if isinstance(recipe, str):
-        recipe = {recipe: 1.0}
+        terms = [(recipe, 1.0)]
     elif isinstance(recipe, tuple):
-        recipe = {name: 1.0 / len(recipe) for name in recipe}
+        terms = [(name, 1.0 / len(recipe)) for name in recipe]
+    else:
+        terms = list(recipe.items())
     row = np.zeros(src.num_joints)
-    for name, weight in recipe.items():
+    for name, weight in terms:
         if name not in src.joints:
             raise ValueError(f"recipe names {name!r}, not a joint of {src.name!r}")
         row[src.index(name)] += weight
