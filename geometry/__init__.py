@@ -1,1 +1,43 @@
 """Pure math and skeletal data (numpy + torch, no Lightning)."""
+
+from geometry.cameras import (
+    camera_center,
+    camera_to_25d,
+    camera_to_world,
+    denormalize_depth,
+    denormalize_screen,
+    distort_normalized,
+    distort_points,
+    from_25d,
+    normalize_depth,
+    normalize_screen,
+    normalized_to_pixels,
+    pixels_to_normalized,
+    project,
+    projection_matrix,
+    undistort_normalized,
+    undistort_points,
+    unproject,
+    world_to_camera,
+)
+
+__all__ = [
+    "camera_center",
+    "camera_to_25d",
+    "camera_to_world",
+    "denormalize_depth",
+    "denormalize_screen",
+    "distort_normalized",
+    "distort_points",
+    "from_25d",
+    "normalize_depth",
+    "normalize_screen",
+    "normalized_to_pixels",
+    "pixels_to_normalized",
+    "project",
+    "projection_matrix",
+    "undistort_normalized",
+    "undistort_points",
+    "unproject",
+    "world_to_camera",
+]

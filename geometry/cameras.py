@@ -1,0 +1,451 @@
+"""Pinhole cameras with OpenCV lens distortion, numpy or torch, batched over leading dims.
+
+Conventions (OpenCV): camera axes x right, y down, z forward; extrinsics map world → camera,
+`X_cam = R · X_world + t`; intrinsics `K = [[fx, s, cx], [0, fy, cy], [0, 0, 1]]` in pixels;
+distortion coefficients in OpenCV order `(k1, k2, p1, p2[, k3[, k4, k5, k6]])`, applied to the
+normalised coordinates `(X/Z, Y/Z)` before `K`. Every function accepts numpy arrays or torch
+tensors, returns the type it was given (numpy float64 unless given float32), broadcasts the
+leading dimensions of its arguments against each other, and is differentiable in torch.
+
+Points at or behind the camera plane (`Z <= 0`) project to NaN, never to a wrong finite pixel.
+
+Also here: the width-normalised screen coordinates and the scale-free "2.5D" pose with its
+per-frame mm factor (DESIGN.md conventions; specs/DATASETS.md §2.2–2.3).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from geometry._validate import (
+    Array,
+    as_floats,
+    check_positive,
+    check_shape,
+    is_torch,
+    shape_error,
+    stack,
+    where,
+)
+
+DIST_SIZES = (4, 5, 8)
+
+
+def _mv(M: Array, x: Array) -> Array:
+    """Batched matrix-vector product `(..., m, n) · (..., n) -> (..., m)`."""
+    return (M @ x[..., None])[..., 0]
+
+
+def _transpose(M: Array) -> Array:
+    return M.transpose(-1, -2) if is_torch(M) else M.swapaxes(-1, -2)
+
+
+def world_to_camera(X_world: Array, R: Array, t: Array) -> Array:
+    """World points into a camera frame: `X_cam = R · X_world + t`.
+
+    Args:
+        X_world: `(..., 3)` points in the world frame (any length unit).
+        R: `(..., 3, 3)` world→camera rotation.
+        t: `(..., 3)` world→camera translation (same unit as `X_world`).
+
+    Returns:
+        `(..., 3)` points in the camera frame (OpenCV axes), leading dims broadcast.
+    """
+    (X_world, R, t), _ = as_floats(X_world=X_world, R=R, t=t)
+    check_shape("X_world", X_world, (3,))
+    check_shape("R", R, (3, 3))
+    check_shape("t", t, (3,))
+    return _mv(R, X_world) + t
+
+
+def camera_to_world(X_cam: Array, R: Array, t: Array) -> Array:
+    """Camera-frame points back to the world: `X_world = Rᵀ (X_cam − t)`.
+
+    Args:
+        X_cam: `(..., 3)` points in the camera frame.
+        R: `(..., 3, 3)` world→camera rotation (the same `R, t` as `world_to_camera`).
+        t: `(..., 3)` world→camera translation.
+
+    Returns:
+        `(..., 3)` world points.
+    """
+    (X_cam, R, t), _ = as_floats(X_cam=X_cam, R=R, t=t)
+    check_shape("X_cam", X_cam, (3,))
+    check_shape("R", R, (3, 3))
+    check_shape("t", t, (3,))
+    return _mv(_transpose(R), X_cam - t)
+
+
+def camera_center(R: Array, t: Array) -> Array:
+    """Camera centre in world coordinates, `C = −Rᵀ t`.
+
+    Args:
+        R: `(..., 3, 3)` world→camera rotation.
+        t: `(..., 3)` world→camera translation.
+
+    Returns:
+        `(..., 3)` centre, in the unit of `t`.
+    """
+    (R, t), _ = as_floats(R=R, t=t)
+    check_shape("R", R, (3, 3))
+    check_shape("t", t, (3,))
+    return -_mv(_transpose(R), t)
+
+
+def projection_matrix(K: Array, R: Array, t: Array) -> Array:
+    """The 3×4 pinhole projection `P = K [R | t]` (no distortion).
+
+    Args:
+        K: `(..., 3, 3)` intrinsics in pixels.
+        R: `(..., 3, 3)` world→camera rotation.
+        t: `(..., 3)` world→camera translation.
+
+    Returns:
+        `(..., 3, 4)`: `P · [X, 1]ᵀ ∝ [u, v, 1]ᵀ` in pixels.
+    """
+    (K, R, t), torch_out = as_floats(K=K, R=R, t=t)
+    check_shape("K", K, (3, 3))
+    check_shape("R", R, (3, 3))
+    check_shape("t", t, (3,))
+    lib = torch if torch_out else np
+    lead = tuple(lib.broadcast_shapes(R.shape[:-2], t.shape[:-1]))
+    R_b = lib.broadcast_to(R, (*lead, 3, 3))
+    t_b = lib.broadcast_to(t, (*lead, 3))[..., None]
+    Rt = torch.cat([R_b, t_b], dim=-1) if torch_out else np.concatenate([R_b, t_b], axis=-1)
+    return K @ Rt
+
+
+def _check_dist(dist: Array) -> None:
+    check_shape("dist", dist, (None,), expected="(..., 4|5|8) OpenCV k1,k2,p1,p2[,k3[,k4,k5,k6]]")
+    if dist.shape[-1] not in DIST_SIZES:
+        raise shape_error("dist", dist, "(..., 4|5|8) OpenCV k1,k2,p1,p2[,k3[,k4,k5,k6]]")
+
+
+def _coeff(dist: Array, i: int) -> Array:
+    """Coefficient `i` of `dist (..., n)` as `(...)`, zero when the model has fewer."""
+    return dist[..., i] if dist.shape[-1] > i else dist[..., 0] * 0
+
+
+def _radial_tangential(xy: Array, dist: Array) -> tuple[Array, Array, Array]:
+    """`(radial factor (...), tangential dx (...), dy (...))` of the OpenCV model at `xy`."""
+    x, y = xy[..., 0], xy[..., 1]
+    k1, k2, p1, p2, k3 = (_coeff(dist, i) for i in range(5))
+    r2 = x * x + y * y
+    radial = 1 + r2 * (k1 + r2 * (k2 + r2 * k3))
+    if dist.shape[-1] == 8:
+        k4, k5, k6 = dist[..., 5], dist[..., 6], dist[..., 7]
+        radial = radial / (1 + r2 * (k4 + r2 * (k5 + r2 * k6)))
+    dx = 2 * p1 * x * y + p2 * (r2 + 2 * x * x)
+    dy = p1 * (r2 + 2 * y * y) + 2 * p2 * x * y
+    return radial, dx, dy
+
+
+def distort_normalized(xy: Array, dist: Array) -> Array:
+    """Apply OpenCV lens distortion to normalised image coordinates.
+
+    Args:
+        xy: `(..., 2)` undistorted normalised coordinates `(X/Z, Y/Z)` (unitless).
+        dist: `(..., 4|5|8)` OpenCV coefficients `k1, k2, p1, p2[, k3[, k4, k5, k6]]`.
+
+    Returns:
+        `(..., 2)` distorted normalised coordinates.
+    """
+    (xy, dist), _ = as_floats(xy=xy, dist=dist)
+    check_shape("xy", xy, (2,))
+    _check_dist(dist)
+    radial, dx, dy = _radial_tangential(xy, dist)
+    return stack([xy[..., 0] * radial + dx, xy[..., 1] * radial + dy])
+
+
+def undistort_normalized(xy_distorted: Array, dist: Array, iterations: int = 20) -> Array:
+    """Invert `distort_normalized` by OpenCV's fixed-point iteration.
+
+    Each step is `x ← (x_d − tangential(x)) / radial(x)` (as `cv::undistortPoints`). It is a
+    contraction for moderate distortion (converges to machine precision in well under 20 steps
+    for |k1| ≲ 0.3 inside the image); for extreme wide-angle lenses raise `iterations`.
+
+    Args:
+        xy_distorted: `(..., 2)` distorted normalised coordinates.
+        dist: `(..., 4|5|8)` OpenCV coefficients.
+        iterations: number of fixed-point steps (>= 1).
+
+    Returns:
+        `(..., 2)` undistorted normalised coordinates.
+
+    Raises:
+        ValueError: bad shapes or `iterations < 1`.
+    """
+    if int(iterations) < 1:
+        raise ValueError(f"iterations must be >= 1, got {iterations}")
+    (xy_d, dist), _ = as_floats(xy_distorted=xy_distorted, dist=dist)
+    check_shape("xy_distorted", xy_d, (2,))
+    _check_dist(dist)
+    xy = xy_d
+    for _ in range(int(iterations)):
+        radial, dx, dy = _radial_tangential(xy, dist)
+        xy = stack([(xy_d[..., 0] - dx) / radial, (xy_d[..., 1] - dy) / radial])
+    return xy
+
+
+def _check_K(K: Array) -> None:
+    check_shape("K", K, (3, 3))
+
+
+def pixels_to_normalized(uv: Array, K: Array) -> Array:
+    """Pixels to normalised (distorted, if the image is) coordinates, inverting `K` (with skew).
+
+    Args:
+        uv: `(..., 2)` pixel coordinates.
+        K: `(..., 3, 3)` intrinsics.
+
+    Returns:
+        `(..., 2)` normalised coordinates.
+    """
+    (uv, K), _ = as_floats(uv=uv, K=K)
+    check_shape("uv", uv, (2,))
+    _check_K(K)
+    fx, s, cx, fy, cy = K[..., 0, 0], K[..., 0, 1], K[..., 0, 2], K[..., 1, 1], K[..., 1, 2]
+    y = (uv[..., 1] - cy) / fy
+    x = (uv[..., 0] - cx - s * y) / fx
+    return stack([x, y])
+
+
+def normalized_to_pixels(xy: Array, K: Array) -> Array:
+    """Normalised coordinates to pixels: `u = fx·x + s·y + cx`, `v = fy·y + cy`.
+
+    Args:
+        xy: `(..., 2)` normalised coordinates.
+        K: `(..., 3, 3)` intrinsics.
+
+    Returns:
+        `(..., 2)` pixels.
+    """
+    (xy, K), _ = as_floats(xy=xy, K=K)
+    check_shape("xy", xy, (2,))
+    _check_K(K)
+    x, y = xy[..., 0], xy[..., 1]
+    u = K[..., 0, 0] * x + K[..., 0, 1] * y + K[..., 0, 2]
+    return stack([u, K[..., 1, 1] * y + K[..., 1, 2]])
+
+
+def project(X_cam: Array, K: Array, dist: Array | None = None) -> Array:
+    """Project camera-frame points to pixels (pinhole + optional OpenCV distortion).
+
+    Args:
+        X_cam: `(..., 3)` camera-frame points (any length unit).
+        K: `(..., 3, 3)` intrinsics in pixels.
+        dist: optional `(..., 4|5|8)` OpenCV distortion coefficients.
+
+    Returns:
+        `(..., 2)` pixels; NaN for points with `Z <= 0` (gradients there are zero, not NaN).
+    """
+    (X_cam, K, dist), _ = as_floats(X_cam=X_cam, K=K, dist=dist)
+    check_shape("X_cam", X_cam, (3,))
+    _check_K(K)
+    Z = X_cam[..., 2]
+    front = Z > 0
+    Z_safe = where(front, Z, Z * 0 + 1)  # keeps the unused branch finite for autograd
+    xy = X_cam[..., :2] / Z_safe[..., None]
+    if dist is not None:
+        xy = distort_normalized(xy, dist)
+    uv = normalized_to_pixels(xy, K)
+    return where(front[..., None], uv, float("nan"))
+
+
+def unproject(uv: Array, depth: Array, K: Array, dist: Array | None = None,
+              iterations: int = 20) -> Array:
+    """Back-project pixels at known depth `Z` to camera-frame points (inverse of `project`).
+
+    Args:
+        uv: `(..., 2)` pixels (distorted, if `dist` is given).
+        depth: `(...)` camera-frame depth `Z` of each point (the unit of the result).
+        K: `(..., 3, 3)` intrinsics.
+        dist: optional `(..., 4|5|8)` distortion, removed with `undistort_normalized`.
+        iterations: fixed-point steps of the undistortion.
+
+    Returns:
+        `(..., 3)` camera-frame points `(x·Z, y·Z, Z)`.
+    """
+    (uv, depth, K, dist), _ = as_floats(uv=uv, depth=depth, K=K, dist=dist)
+    check_shape("uv", uv, (2,))
+    xy = pixels_to_normalized(uv, K)
+    if dist is not None:
+        xy = undistort_normalized(xy, dist, iterations)
+    return stack([xy[..., 0] * depth, xy[..., 1] * depth, xy[..., 0] * 0 + depth])
+
+
+def undistort_points(uv: Array, K: Array, dist: Array, iterations: int = 20) -> Array:
+    """Remove lens distortion from pixel coordinates (output in the same `K`).
+
+    Args:
+        uv: `(..., 2)` distorted pixels.
+        K: `(..., 3, 3)` intrinsics.
+        dist: `(..., 4|5|8)` OpenCV coefficients.
+        iterations: fixed-point steps (see `undistort_normalized`).
+
+    Returns:
+        `(..., 2)` undistorted pixels, i.e. where an ideal pinhole camera `K` would see the point.
+    """
+    (uv, K, dist), _ = as_floats(uv=uv, K=K, dist=dist)
+    xy = undistort_normalized(pixels_to_normalized(uv, K), dist, iterations)
+    return normalized_to_pixels(xy, K)
+
+
+def distort_points(uv: Array, K: Array, dist: Array) -> Array:
+    """Apply lens distortion to ideal pinhole pixel coordinates (inverse of `undistort_points`).
+
+    Args:
+        uv: `(..., 2)` undistorted pixels.
+        K: `(..., 3, 3)` intrinsics.
+        dist: `(..., 4|5|8)` OpenCV coefficients.
+
+    Returns:
+        `(..., 2)` distorted pixels.
+    """
+    (uv, K, dist), _ = as_floats(uv=uv, K=K, dist=dist)
+    return normalized_to_pixels(distort_normalized(pixels_to_normalized(uv, K), dist), K)
+
+
+def check_image_size(image_size: Array) -> None:
+    """Raise `ValueError` unless `image_size` is `(..., 2)` of positive `(W, H)`."""
+    check_shape("image_size", image_size, (2,), expected="(..., 2) as (W, H)")
+    check_positive("image_size", image_size)
+
+
+def normalize_screen(uv: Array, image_size: Array) -> Array:
+    """Pixels to width-normalised screen coordinates: `x' = 2u/W − 1`, `y' = 2v/W − H/W`.
+
+    Both axes are divided by the width, so the aspect ratio is kept: x' spans [−1, 1] and
+    y' spans [−H/W, H/W] (specs/DATASETS.md §2.2, VideoPose3D `normalize_screen_coordinates`).
+
+    Args:
+        uv: `(..., 2)` pixels.
+        image_size: `(..., 2)` image `(W, H)` in pixels, broadcast against `uv`.
+
+    Returns:
+        `(..., 2)` normalised coordinates (unitless).
+    """
+    (uv, size), _ = as_floats(uv=uv, image_size=image_size)
+    check_shape("uv", uv, (2,))
+    check_image_size(size)
+    W, H = size[..., 0], size[..., 1]
+    return stack([2 * uv[..., 0] / W - 1, 2 * uv[..., 1] / W - H / W])
+
+
+def denormalize_screen(xy: Array, image_size: Array) -> Array:
+    """Inverse of `normalize_screen`: `u = (x' + 1)·W/2`, `v = (y' + H/W)·W/2`.
+
+    Args:
+        xy: `(..., 2)` width-normalised coordinates.
+        image_size: `(..., 2)` image `(W, H)` in pixels.
+
+    Returns:
+        `(..., 2)` pixels.
+    """
+    (xy, size), _ = as_floats(xy=xy, image_size=image_size)
+    check_shape("xy", xy, (2,))
+    check_image_size(size)
+    W, H = size[..., 0], size[..., 1]
+    return stack([(xy[..., 0] + 1) * W / 2, (xy[..., 1] + H / W) * W / 2])
+
+
+def normalize_depth(z: Array, width: Array) -> Array:
+    """Pixel-unit depth to normalised units, `z' = 2z/W` (the 2.5D z rule).
+
+    Args:
+        z: `(...)` depth in pixel units (e.g. `(Z − Z_root)·f/Z_root`).
+        width: `(...)` image width W in pixels, broadcast against `z`.
+
+    Returns:
+        `(...)` depth in width-normalised units.
+    """
+    (z, width), _ = as_floats(z=z, width=width)
+    check_positive("width", width)
+    return 2 * z / width
+
+
+def denormalize_depth(z: Array, width: Array) -> Array:
+    """Inverse of `normalize_depth`: `z = z'·W/2` (pixel units)."""
+    (z, width), _ = as_floats(z=z, width=width)
+    check_positive("width", width)
+    return z * width / 2
+
+
+def camera_to_25d(
+    X_cam: Array, K: Array, image_size: Array, root: int = 0
+) -> tuple[Array, Array]:
+    """Camera-frame 3D joints (mm) to the scale-free root-relative 2.5D target and its factor.
+
+    With `(u, v)` the pinhole projection by `K` (no lens distortion, as LCN / MotionBERT's
+    `joint3d_image`), `W` the image width and `f = fx = K[0, 0]`::
+
+        pose25d[..., j, 0:2] = normalize_screen(u_j, v_j) − normalize_screen(u_root, v_root)
+                             = 2·(u_j − u_root, v_j − v_root) / W
+        pose25d[..., j, 2]   = (Z_j − Z_root) · f / Z_root · 2 / W
+        factor               = Z_root · W / (2 f)          (mm per normalised unit)
+
+    `from_25d(pose25d, factor) = pose25d · factor` then gives, relative to the root:
+
+    * z: exactly `Z_j − Z_root` (mm).
+    * x, y (no skew, `fx = fy`): `(X_j, Y_j)·Z_root/Z_j − (X_root, Y_root)`, i.e. the true offset
+      `(X_j − X_root, Y_j − Y_root)` plus the weak-perspective error
+      `e_j = (X_j, Y_j) · (Z_root − Z_j) / Z_j` (absolute camera-frame X_j, Y_j of the joint).
+      It is zero for joints at the root's depth and |e_j| <= |(X_j, Y_j)|·|Z_j − Z_root| / Z_j;
+      e.g. a joint 1 m off the optical axis, 300 mm in front of / behind a root 5 m away: ≈ 60 mm.
+    * `fx ≠ fy`: the factor uses fx, so y comes out multiplied by `fy/fx` (H36M: ≈ 0.999); with
+      skew `s`, x also picks up `s/fx · (Y_j/Z_j·Z_root − Y_root)`.
+
+    The root joint is exactly (0, 0, 0). Deviation: LCN's box-based λ uses `(box_w + 1)/2000`
+    (an extra pixel); this factor is the exact weak-perspective scale without it.
+
+    Args:
+        X_cam: `(..., J, 3)` camera-frame joints in mm (any unit works: the factor has that unit).
+        K: `(..., 3, 3)` intrinsics in pixels, broadcast over the frame dims (not over J).
+        image_size: `(..., 2)` image `(W, H)` in pixels, broadcast over the frame dims.
+        root: index of the root joint (H36M-17: 0, the pelvis).
+
+    Returns:
+        `(pose25d (..., J, 3), factor (...))`; NaN for frames whose root has `Z <= 0` (and
+        NaN x, y for any joint behind the camera).
+
+    Raises:
+        ValueError: bad shapes, non-positive image size, or `root` out of range.
+    """
+    (X_cam, K, size), _ = as_floats(X_cam=X_cam, K=K, image_size=image_size)
+    check_shape("X_cam", X_cam, (None, 3), expected="(..., J, 3)")
+    _check_K(K)
+    check_image_size(size)
+    J = X_cam.shape[-2]
+    if not -J <= int(root) < J:
+        raise ValueError(f"root must index one of the J={J} joints of X_cam, got {root}")
+    uv = project(X_cam, K[..., None, :, :])
+    W = size[..., 0]
+    xy = 2 * (uv - uv[..., root : root + 1, :]) / W[..., None, None]
+    Z = X_cam[..., 2]
+    Z_root = Z[..., root]
+    front = Z_root > 0
+    Z_root_safe = where(front, Z_root, Z_root * 0 + 1)
+    f = K[..., 0, 0]
+    z = (Z - Z_root[..., None]) * (f / Z_root_safe)[..., None] * 2 / W[..., None]
+    factor = where(front, Z_root_safe * W / (2 * f), float("nan"))
+    pose = stack([xy[..., 0], xy[..., 1], where(front[..., None], z, float("nan"))])
+    return pose, factor
+
+
+def from_25d(pose25d: Array, factor: Array) -> Array:
+    """Scale a 2.5D pose to root-relative millimetres, `pose25d · factor`.
+
+    See `camera_to_25d` for what is exact (z; x, y at the root's depth) and the weak-perspective
+    error elsewhere.
+
+    Args:
+        pose25d: `(..., J, 3)` 2.5D pose in width-normalised units.
+        factor: `(...)` mm per normalised unit, one per frame.
+
+    Returns:
+        `(..., J, 3)` root-relative pose in mm, image-aligned axes (x right, y down, z forward).
+    """
+    (pose25d, factor), _ = as_floats(pose25d=pose25d, factor=factor)
+    check_shape("pose25d", pose25d, (None, 3), expected="(..., J, 3)")
+    return pose25d * factor[..., None, None]
