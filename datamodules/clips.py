@@ -1,0 +1,431 @@
+"""Records → normalised T-frame clips, flip augmentation and the batch contract.
+
+Used by every dataset reader. `build_clips` turns `SequenceRecord`s into dense clip arrays once
+(cached on disk by the DataModules); `ClipDataset.__getitems__` serves whole batches by numpy
+fancy indexing, with flip augmentation vectorised per batch (no per-sample Python work).
+
+Batch contract (each batch is a dict of tensors; B = batch, V = views, T = frames, J = 17):
+
+single-view (`views=1`):
+    input      (B, T, J, 3) float32  2D normalised by image width (x' = 2u/W - 1, y' = 2v/W - H/W),
+                                     or by the person's crop (`normalisation="crop"`), + confidence
+    target     (B, T, J, 3) float32  2.5D root-relative, same units as `input`:
+                                     x, y = normalised projection minus the root's,
+                                     z = (Z - Z_root) * f / Z_root / s  (s = W/2 for width norm.)
+    factor     (B, T)       float32  mm per normalised unit (Z_root * s / f, weak perspective)
+    target_mm  (B, T, J, 3) float32  root-relative camera-frame millimetres (true 3D, evaluation)
+    valid      (B, T, J)    bool     False where the joint is outside the image / missing
+    action     (B,)         int64    index into the datamodule's `action_names`
+    subject    (B,)         int64    index into the datamodule's `subject_names`
+    index      (B,)         int64    unique sample id (drop DDP-padding duplicates with it)
+    image_size (B, 2)       int64    (W, H) pixels
+multi-view (`views=V>=2`): the same keys with a view axis after the batch axis — `input`,
+`target`, `target_mm` (B, V, T, J, 3), `factor` (B, V, T), `valid` (B, V, T, J),
+`image_size` (B, V, 2) — plus
+    K            (B, V, 3, 3)     float32  intrinsics (pixels)
+    R            (B, V, T, 3, 3)  float32  world→camera rotation per frame
+    t            (B, V, T, 3)     float32  world→camera translation, metres
+    dist         (B, V, 5)        float32  OpenCV k1, k2, p1, p2, k3 (zeros: no distortion)
+    pose2d_px    (B, V, T, J, 3)  float32  pixels + confidence
+    pose3d_world (B, T, J, 3)     float32  metres
+`action`, `subject`, `index` stay (B,).
+
+Weak-perspective approximation: `target * factor` equals `target_mm` exactly in z; in x, y it is
+the pinhole projection rescaled at the root depth, so the error grows with the joint's depth
+offset from the root (|X|·|Z − Z_root|/Z_root: ~1 % of the offset for a person 5 m away).
+With lens distortion the x, y of `target` follow the distorted clean projection (so they line
+up with `input`), which adds the local distortion to that approximation.
+
+Flip: a horizontal image flip negates camera x and swaps left/right joints. Applied to a
+multi-view sample it flips every view and mirrors the world (`x → −x`); the cameras become
+`R' = F R M`, `t' = F t`, `K' = A K F` (F = M = diag(−1, 1, 1), A maps u → W − u), `p2 → −p2`,
+so the flipped 3D still projects onto the flipped 2D of every view. Flipping twice is the
+identity.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Sequence
+
+import numpy as np
+import torch
+
+from datamodules.records import SequenceRecord
+from datamodules.sampling import ShardedBatchSampler
+from geometry.cameras import project
+from geometry.skeletons import H36M17, JointSet
+
+ROOT = 0
+# Keys whose trailing joint axis is permuted by a flip, with whether channel 0 is negated.
+_POSE_KEYS = {"input": True, "target": True, "target_mm": True, "pose3d_world": True}
+
+
+def window_indices(
+    num_frames: int, frames: int, stride: int, cover_tail: bool = False
+) -> np.ndarray:
+    """Frame indices of the T-frame windows of one sequence.
+
+    Windows start every `stride` frames (MotionBERT `split_clips`). A sequence shorter than
+    `frames` gives one window resampled to `frames` indices (MotionBERT `resample`; here the
+    deterministic variant, no random jitter, so the cached clips are reproducible).
+
+    Args:
+        num_frames: sequence length N >= 1.
+        frames: window length T >= 1.
+        stride: start-to-start step >= 1.
+        cover_tail: also emit a last window ending at the final frame when the regular ones
+            leave a tail (MotionBERT drops it).
+
+    Returns:
+        `(num_windows, frames)` int64 indices into the sequence.
+    """
+    if num_frames < 1 or frames < 1 or stride < 1:
+        raise ValueError(
+            f"num_frames, frames and stride must be >= 1, got {num_frames}, {frames}, {stride}"
+        )
+    if num_frames < frames:
+        return np.linspace(0, num_frames, num=frames, endpoint=False).astype(np.int64)[None]
+    starts = list(range(0, num_frames - frames + 1, stride))
+    if cover_tail and starts[-1] + frames < num_frames:
+        starts.append(num_frames - frames)
+    return np.asarray(starts, dtype=np.int64)[:, None] + np.arange(frames, dtype=np.int64)
+
+
+def view_groups(num_cameras: int, views: int) -> list[tuple[int, ...]]:
+    """Camera subsets used as multi-view samples: every combination of `views` cameras."""
+    if not 1 <= views <= num_cameras:
+        raise ValueError(f"views must be in 1..{num_cameras} (cameras of the take), got {views}")
+    return list(itertools.combinations(range(num_cameras), views))
+
+
+def normalise_width(px: np.ndarray, image_size: np.ndarray) -> np.ndarray:
+    """Pixel → width-normalised coordinates (x' = 2u/W − 1, y' = 2v/W − H/W).
+
+    Args:
+        px: `(..., 2+)` pixels; channels beyond 2 (confidence) pass through.
+        image_size: `(W, H)` broadcastable to `px[..., :2]`.
+    """
+    out = np.array(px, dtype=np.float64, copy=True)
+    w, h = image_size[..., 0:1], image_size[..., 1:2]
+    out[..., 0:1] = 2 * px[..., 0:1] / w - 1
+    out[..., 1:2] = 2 * px[..., 1:2] / w - h / w
+    return out
+
+
+def flip_pose(x: torch.Tensor, joint_set: JointSet = H36M17) -> torch.Tensor:
+    """Horizontal flip of normalised poses `(..., J, C)`: negate channel 0, swap left/right."""
+    out = x.index_select(-2, torch.as_tensor(joint_set.flip_array, device=x.device))
+    out[..., 0] = -out[..., 0]
+    return out
+
+
+def flip_batch(
+    batch: dict[str, torch.Tensor], mask: torch.Tensor, joint_set: JointSet = H36M17
+) -> dict[str, torch.Tensor]:
+    """Flip the samples selected by `mask` consistently across every key (see module doc).
+
+    Args:
+        batch: a batch following the contract (single- or multi-view; extra keys untouched).
+        mask: `(B,)` bool, True = flip this sample (all its views together).
+        joint_set: the joint set (for the left/right permutation).
+
+    Returns:
+        A new dict; unflipped samples are unchanged.
+    """
+    perm = torch.as_tensor(joint_set.flip_array)
+    out = dict(batch)
+    b = mask.shape[0]
+
+    def sel(key: str, new: torch.Tensor) -> None:
+        m = mask.reshape((b,) + (1,) * (batch[key].dim() - 1))
+        out[key] = torch.where(m, new, batch[key])
+
+    for key in _POSE_KEYS:
+        if key in batch:
+            sel(key, flip_pose(batch[key], joint_set))
+    if "valid" in batch:
+        sel("valid", batch["valid"].index_select(-1, perm.to(batch["valid"].device)))
+    size = batch.get("image_size")
+    if "pose2d_px" in batch:
+        w = size[..., 0].to(batch["pose2d_px"].dtype)[:, :, None, None]
+        new = batch["pose2d_px"].index_select(-2, perm.to(w.device))
+        new[..., 0] = w - new[..., 0]
+        sel("pose2d_px", new)
+    f = torch.tensor([-1.0, 1.0, 1.0])
+    if "K" in batch:
+        k = batch["K"]
+        new = k * f.to(k.dtype)  # K F: negate column 0
+        new = torch.cat([-new[..., :1, :], new[..., 1:, :]], dim=-2)  # A: u → −u …
+        new[..., 0, :] = new[..., 0, :] + size[..., 0:1].to(k.dtype) * new[..., 2, :]  # … + W
+        sel("K", new)
+    if "R" in batch:
+        r = batch["R"]
+        sel("R", r * f.to(r.dtype)[:, None] * f.to(r.dtype)[None, :])  # F R M
+    if "t" in batch:
+        sel("t", batch["t"] * f.to(batch["t"].dtype))
+    if "dist" in batch:
+        sign = torch.tensor([1.0, 1.0, 1.0, -1.0, 1.0], dtype=batch["dist"].dtype)
+        sel("dist", batch["dist"] * sign)
+    return out
+
+
+def _project(x_cam: np.ndarray, K: np.ndarray, dist: np.ndarray) -> np.ndarray:
+    """Pixels `(V, N, J, 2)` of camera-frame points `(V, N, J, 3)` with per-view `K`, `dist`."""
+    return project(x_cam, K[:, None, None], dist[:, None, None])
+
+
+def _crop_frame(px: np.ndarray, ok: np.ndarray, size: np.ndarray, margin: float) -> tuple:
+    """Per-clip crop normalisation: centre and half-size of the clip's 2D bounding box.
+
+    Args:
+        px: `(..., T, J, 2)` pixels.
+        ok: `(..., T, J)` bool, the joints to use.
+        size: `(..., 2)` image `(W, H)`.
+        margin: enlargement of the box half-size.
+
+    Returns:
+        `(centre (..., 2), half_size (...,))`; clips without usable joints fall back to the
+        width normalisation (centre of the image, W/2).
+    """
+    big = np.where(ok[..., None], px, np.nan)
+    with np.errstate(invalid="ignore"), _quiet_nan():
+        lo = np.nanmin(big, axis=(-3, -2))
+        hi = np.nanmax(big, axis=(-3, -2))
+    half = np.max(hi - lo, axis=-1) / 2 * margin
+    centre = (lo + hi) / 2
+    fallback = ~np.isfinite(half) | (half < 1.0)
+    centre = np.where(fallback[..., None], size / 2, centre)
+    half = np.where(fallback, size[..., 0] / 2, half)
+    return centre, half
+
+
+class _quiet_nan:
+    """Silence numpy's 'All-NaN slice' RuntimeWarning (handled by the fallback)."""
+
+    def __enter__(self) -> None:
+        import warnings
+
+        self._ctx = warnings.catch_warnings()
+        self._ctx.__enter__()
+        warnings.simplefilter("ignore", RuntimeWarning)
+
+    def __exit__(self, *exc: object) -> None:
+        self._ctx.__exit__(*exc)
+
+
+def _record_windows(
+    rec: SequenceRecord, idx: np.ndarray, normalisation: str, crop_margin: float
+) -> dict[str, np.ndarray]:
+    """Normalised clip arrays of one record, `(Wn, V, T, ...)` (see `build_clips`)."""
+    x_cam = rec.pose3d_camera()  # (V, N, J, 3) m
+    if (x_cam[:, :, ROOT, 2] <= 0).any():
+        v, n = np.argwhere(x_cam[:, :, ROOT, 2] <= 0)[0]
+        raise ValueError(
+            f"take {rec.take!r}: the root is behind camera {rec.view_names[v]!r} at frame {n}; "
+            "2.5D targets are undefined there (drop that view or those frames)"
+        )
+    clean = rec.pose2d_clean if rec.pose2d_clean is not None else _project(x_cam, rec.K, rec.dist)
+    sw = lambda a: np.swapaxes(a[:, idx], 0, 1)  # noqa: E731  (V, N, ...) → (Wn, V, T, ...)
+    px, clean_w, xc, valid = sw(rec.pose2d), sw(clean), sw(x_cam) * 1000.0, sw(rec.valid)
+    size = np.broadcast_to(rec.image_size.astype(np.float64), (len(idx),) + rec.image_size.shape)
+    if normalisation == "width":
+        centre, half = size / 2, size[..., 0] / 2
+    elif normalisation == "crop":
+        ok = valid & (px[..., 2] > 0)
+        centre, half = _crop_frame(px[..., :2], ok, size, crop_margin)
+    else:
+        raise ValueError(f"normalisation must be 'width' or 'crop', got {normalisation!r}")
+    c5, h5 = centre[:, :, None, None, :], half[:, :, None, None, None]
+    fx = rec.K[:, 0, 0][None, :, None]  # (1, V, 1)
+    z_root = xc[..., ROOT, 2]  # (Wn, V, T) mm
+    inp = np.concatenate([(px[..., :2] - c5) / h5, px[..., 2:3]], axis=-1)
+    xy = (clean_w - clean_w[..., ROOT : ROOT + 1, :]) / h5
+    z = (xc[..., 2] - z_root[..., None]) * fx[..., None] / z_root[..., None] / h5[..., 0]
+    out = {
+        "input": inp,
+        "target": np.concatenate([xy, z[..., None]], axis=-1),
+        "factor": z_root * half[:, :, None] / fx,
+        "target_mm": xc - xc[..., ROOT : ROOT + 1, :],
+        "valid": valid,
+        "pose2d_px": px,
+        "K": np.broadcast_to(rec.K, (len(idx),) + rec.K.shape),
+        "R": sw(rec.R),
+        "t": sw(rec.t),
+        "dist": np.broadcast_to(rec.dist, (len(idx),) + rec.dist.shape),
+        "image_size": np.broadcast_to(rec.image_size, (len(idx),) + rec.image_size.shape),
+        "pose3d_world": rec.pose3d_world[idx],
+    }
+    for key in ("input", "target", "factor", "target_mm"):
+        if not np.isfinite(out[key]).all():
+            raise ValueError(f"take {rec.take!r}: non-finite {key} (degenerate camera or 2D)")
+    return out
+
+
+_SINGLE_KEYS = ("input", "target", "factor", "target_mm", "valid", "image_size")
+_MULTI_KEYS = _SINGLE_KEYS + ("K", "R", "t", "dist", "pose2d_px")
+_FLOAT_KEYS = {"input", "target", "factor", "target_mm", "K", "R", "t", "dist", "pose2d_px"}
+
+
+def build_clips(
+    records: Sequence[SequenceRecord],
+    frames: int,
+    stride: int,
+    views: int = 1,
+    normalisation: str = "width",
+    action_names: Sequence[str] | None = None,
+    subject_names: Sequence[str] | None = None,
+    cover_tail: bool = False,
+    crop_margin: float = 1.2,
+) -> dict[str, np.ndarray]:
+    """Window records into dense, normalised clip arrays following the batch contract.
+
+    Args:
+        records: takes with 3D (`pose3d_world`), any number of cameras each.
+        frames: clip length T.
+        stride: frames between clip starts.
+        views: 1 → one sample per (take, camera, window); V >= 2 → one sample per
+            (take, window, combination of V cameras) with a view axis.
+        normalisation: `"width"` (image-width normalisation, the MotionBERT protocol) or
+            `"crop"` (per-clip bounding box of the 2D, `crop_margin` times its half-size;
+            for persons that are small in frame).
+        action_names: ids for `action` (default: sorted names found).
+        subject_names: ids for `subject` (default: sorted names found).
+        cover_tail: see `window_indices`.
+        crop_margin: bounding-box enlargement for `"crop"`.
+
+    Returns:
+        Arrays with a leading sample axis S: the per-sample keys of the contract (float32,
+        bool for `valid`, int64 for `action`, `subject`, `image_size`) without `index`, plus
+        `take (S,)` int64 (position of the record in `records`).
+    """
+    if not records:
+        raise ValueError("records is empty: nothing to build clips from")
+    actions = list(action_names or sorted({r.action for r in records}))
+    subjects = list(subject_names or sorted({r.subject for r in records}))
+    keys = _SINGLE_KEYS if views == 1 else _MULTI_KEYS + ("pose3d_world",)
+    parts: dict[str, list[np.ndarray]] = {k: [] for k in keys + ("action", "subject", "take")}
+    for i, rec in enumerate(records):
+        if rec.action not in actions or rec.subject not in subjects:
+            raise ValueError(f"take {rec.take!r}: action/subject not in the given name lists")
+        idx = window_indices(rec.num_frames, frames, stride, cover_tail)
+        arrays = _record_windows(rec, idx, normalisation, crop_margin)
+        if views == 1:
+            flat = {k: arrays[k].reshape((-1,) + arrays[k].shape[2:]) for k in _SINGLE_KEYS}
+        else:
+            groups = np.asarray(view_groups(rec.num_views, views))  # (G, V')
+            flat = {
+                k: arrays[k][:, groups].reshape((-1, views) + arrays[k].shape[2:])
+                for k in _MULTI_KEYS
+            }
+            flat["pose3d_world"] = np.repeat(arrays["pose3d_world"], len(groups), axis=0)
+        n = len(flat["input"])
+        for k in keys:
+            parts[k].append(flat[k])
+        parts["action"].append(np.full(n, actions.index(rec.action)))
+        parts["subject"].append(np.full(n, subjects.index(rec.subject)))
+        parts["take"].append(np.full(n, i))
+    out = {}
+    for k, v in parts.items():
+        a = np.concatenate(v)
+        if k in _FLOAT_KEYS or k == "pose3d_world":
+            a = a.astype(np.float32)
+        elif k != "valid":
+            a = a.astype(np.int64)
+        out[k] = np.ascontiguousarray(a)
+    return out
+
+
+class ClipDataset(torch.utils.data.Dataset):
+    """Serves batches from `build_clips` arrays by vectorised index gathering.
+
+    Use with `clip_loader`: a `ShardedBatchSampler` yields lists of indices and the DataLoader
+    (`batch_size=None`) passes each list to `__getitem__`, which gathers the whole batch. The
+    sampler shards across DDP ranks itself (Trainer `use_distributed_sampler=False`); the
+    `index` key identifies samples should a padding sampler be used instead.
+
+    Args:
+        arrays: the output of `build_clips` (or its on-disk cache).
+        flip: flip each sample with probability 1/2 (training augmentation).
+        seed: seed of the flip draws (mixed with the worker id and the process rank).
+    """
+
+    def __init__(self, arrays: dict[str, np.ndarray], flip: bool = False, seed: int = 0) -> None:
+        self.arrays = {k: v for k, v in arrays.items() if k != "take"}
+        self.flip = flip
+        self.seed = seed
+        self._rng: np.random.Generator | None = None
+        self._len = len(self.arrays["input"])
+        # Flipped copies are computed once (with `flip_batch`) and stacked after the originals,
+        # so a flipped sample is fetched by the same single gather at `index + len`.
+        self._stacked: dict[str, np.ndarray] = {}
+        if flip:
+            tensors = {k: torch.from_numpy(v) for k, v in self.arrays.items()}
+            flipped = flip_batch(tensors, torch.ones(self._len, dtype=torch.bool))
+            for key, value in flipped.items():
+                if value is not tensors[key]:
+                    self._stacked[key] = np.concatenate([self.arrays[key], value.numpy()])
+
+    def __len__(self) -> int:
+        return self._len
+
+    def _generator(self) -> np.random.Generator:
+        if self._rng is None:
+            info = torch.utils.data.get_worker_info()
+            rank = torch.distributed.get_rank() if torch.distributed.is_initialized() else 0
+            self._rng = np.random.default_rng([self.seed, rank, info.id if info else 0])
+        return self._rng
+
+    def __getitems__(self, indices: Sequence[int]) -> dict[str, torch.Tensor]:
+        """One batch: every array gathered at `indices` (B,), converted to tensors."""
+        idx = np.asarray(indices, dtype=np.int64)
+        batch = {}
+        if self.flip:
+            shifted = idx + self._len * (self._generator().random(len(idx)) < 0.5)
+            batch = {k: torch.from_numpy(v[shifted]) for k, v in self._stacked.items()}
+        for key, value in self.arrays.items():
+            if key not in batch:
+                batch[key] = torch.from_numpy(value[idx])
+        batch["index"] = torch.from_numpy(idx)
+        return batch
+
+    def __getitem__(self, index: int | Sequence[int]) -> dict[str, torch.Tensor]:
+        """A batch for a list of indices; one sample (no batch axis) for an int."""
+        if isinstance(index, (int, np.integer)):
+            return {k: v[0] for k, v in self.__getitems__([int(index)]).items()}
+        return self.__getitems__(index)
+
+
+def _identity(batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    return batch
+
+
+def clip_loader(
+    dataset: ClipDataset,
+    batch_size: int,
+    shuffle: bool,
+    drop_last: bool = False,
+    seed: int = 0,
+    num_workers: int = 0,
+) -> torch.utils.data.DataLoader:
+    """A DataLoader serving whole batches of `dataset`, sharded over DDP ranks.
+
+    Args:
+        dataset: the clips.
+        batch_size: clips per batch.
+        shuffle: reshuffle every epoch (training; pads ranks to equal length by wrapping).
+        drop_last: drop the last incomplete batch.
+        seed: shuffle seed (the epoch is added by `set_epoch`).
+        num_workers: worker processes (0 = in-process; the gather is cheap).
+    """
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    sampler = ShardedBatchSampler(len(dataset), batch_size, shuffle, drop_last, seed)
+    return torch.utils.data.DataLoader(
+        dataset,
+        batch_size=None,
+        sampler=sampler,
+        collate_fn=_identity,
+        num_workers=num_workers,
+        persistent_workers=num_workers > 0,
+    )
