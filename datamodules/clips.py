@@ -30,11 +30,11 @@ multi-view (`views=V>=2`): the same keys with a view axis after the batch axis �
     pose3d_world (B, T, J, 3)     float32  metres
 `action`, `subject`, `index` stay (B,).
 
-Weak-perspective approximation: `target * factor` equals `target_mm` exactly in z; in x, y it is
-the pinhole projection rescaled at the root depth, so the error grows with the joint's depth
-offset from the root (|X|·|Z − Z_root|/Z_root: ~1 % of the offset for a person 5 m away).
-With lens distortion the x, y of `target` follow the distorted clean projection (so they line
-up with `input`), which adds the local distortion to that approximation.
+`target` and `factor` come from `geometry.cameras.camera_to_25d` (pinhole projection without
+lens distortion, as LCN / MotionBERT), rescaled for the crop normalisation. Weak-perspective
+approximation: `target * factor` equals `target_mm` exactly in z; in x, y the error of joint j
+is `(X_j, Y_j)·(Z_root − Z_j)/Z_j` (camera-frame X_j, Y_j, mm) — zero at the root's depth.
+With lens distortion `input` holds the distorted detections while `target` stays undistorted.
 
 Flip: a horizontal image flip negates camera x and swaps left/right joints. Applied to a
 multi-view sample it flips every view and mirrors the world (`x → −x`); the cameras become
@@ -53,7 +53,7 @@ import torch
 
 from datamodules.records import SequenceRecord
 from datamodules.sampling import ShardedBatchSampler
-from geometry.cameras import project
+from geometry.cameras import camera_to_25d, normalize_screen
 from geometry.skeletons import H36M17, JointSet
 
 ROOT = 0
@@ -107,9 +107,7 @@ def normalise_width(px: np.ndarray, image_size: np.ndarray) -> np.ndarray:
         image_size: `(W, H)` broadcastable to `px[..., :2]`.
     """
     out = np.array(px, dtype=np.float64, copy=True)
-    w, h = image_size[..., 0:1], image_size[..., 1:2]
-    out[..., 0:1] = 2 * px[..., 0:1] / w - 1
-    out[..., 1:2] = 2 * px[..., 1:2] / w - h / w
+    out[..., :2] = normalize_screen(out[..., :2], np.asarray(image_size, dtype=np.float64))
     return out
 
 
@@ -170,11 +168,6 @@ def flip_batch(
     return out
 
 
-def _project(x_cam: np.ndarray, K: np.ndarray, dist: np.ndarray) -> np.ndarray:
-    """Pixels `(V, N, J, 2)` of camera-frame points `(V, N, J, 3)` with per-view `K`, `dist`."""
-    return project(x_cam, K[:, None, None], dist[:, None, None])
-
-
 def _crop_frame(px: np.ndarray, ok: np.ndarray, size: np.ndarray, margin: float) -> tuple:
     """Per-clip crop normalisation: centre and half-size of the clip's 2D bounding box.
 
@@ -225,10 +218,11 @@ def _record_windows(
             f"take {rec.take!r}: the root is behind camera {rec.view_names[v]!r} at frame {n}; "
             "2.5D targets are undefined there (drop that view or those frames)"
         )
-    clean = rec.pose2d_clean if rec.pose2d_clean is not None else _project(x_cam, rec.K, rec.dist)
     sw = lambda a: np.swapaxes(a[:, idx], 0, 1)  # noqa: E731  (V, N, ...) → (Wn, V, T, ...)
-    px, clean_w, xc, valid = sw(rec.pose2d), sw(clean), sw(x_cam) * 1000.0, sw(rec.valid)
+    px, xc, valid = sw(rec.pose2d), sw(x_cam) * 1000.0, sw(rec.valid)
     size = np.broadcast_to(rec.image_size.astype(np.float64), (len(idx),) + rec.image_size.shape)
+    # The project-wide 2.5D definition (width-normalised, pinhole without distortion).
+    target_w, factor_w = camera_to_25d(xc, rec.K[None, :, None], size[:, :, None], root=ROOT)
     if normalisation == "width":
         centre, half = size / 2, size[..., 0] / 2
     elif normalisation == "crop":
@@ -237,15 +231,12 @@ def _record_windows(
     else:
         raise ValueError(f"normalisation must be 'width' or 'crop', got {normalisation!r}")
     c5, h5 = centre[:, :, None, None, :], half[:, :, None, None, None]
-    fx = rec.K[:, 0, 0][None, :, None]  # (1, V, 1)
-    z_root = xc[..., ROOT, 2]  # (Wn, V, T) mm
     inp = np.concatenate([(px[..., :2] - c5) / h5, px[..., 2:3]], axis=-1)
-    xy = (clean_w - clean_w[..., ROOT : ROOT + 1, :]) / h5
-    z = (xc[..., 2] - z_root[..., None]) * fx[..., None] / z_root[..., None] / h5[..., 0]
+    rescale = size[..., 0] / 2 / half  # width units → this normalisation's units, (Wn, V)
     out = {
         "input": inp,
-        "target": np.concatenate([xy, z[..., None]], axis=-1),
-        "factor": z_root * half[:, :, None] / fx,
+        "target": target_w * rescale[:, :, None, None, None],
+        "factor": factor_w / rescale[:, :, None],
         "target_mm": xc - xc[..., ROOT : ROOT + 1, :],
         "valid": valid,
         "pose2d_px": px,
