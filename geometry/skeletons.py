@@ -16,13 +16,13 @@ Entry points: `get_joint_set`, `convert`, `flip_keypoints`, `bone_lengths`, `lis
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
-from typing import Union
+from dataclasses import dataclass, replace
+from functools import cached_property
 
 import numpy as np
 import torch
 
-Array = Union[np.ndarray, torch.Tensor]  # noqa: UP007 - a runtime alias, py3.10 target
+Array = np.ndarray | torch.Tensor
 
 
 @dataclass(frozen=True)
@@ -253,12 +253,12 @@ def get_joint_set(name: str | JointSet) -> JointSet:
 
 # A recipe for one destination joint: a source name (copy), a tuple of names (their mean) or
 # a {source name: weight} mapping (weighted combination; the weights must sum to 1).
-JointRecipe = Union[str, tuple[str, ...], Mapping[str, float]]  # noqa: UP007
+JointRecipe = str | tuple[str, ...] | Mapping[str, float]
 
 
 @dataclass(frozen=True, eq=False)
 class JointMap:
-    """A linear joint-set conversion, one weight matrix per coordinate axis.
+    """A joint-set conversion: one weight matrix per coordinate axis (plus an optional fix-up).
 
     Attributes:
         src: source joint set name.
@@ -280,16 +280,34 @@ class JointMap:
     weights: np.ndarray
     conf_weights: np.ndarray
     doc: str = ""
-    post: Callable[[Array, Array], Array] | None = field(default=None, compare=False)
+    post: Callable[[Array, Array], Array] | None = None
 
     @property
     def max_dims(self) -> int:
         """Largest number of spatial coordinates this map is defined for (2 or 3)."""
         return int(self.weights.shape[0])
 
+    @cached_property
+    def used(self) -> np.ndarray:
+        """`(J_dst, J_src)` bool: source joints each coordinate row reads (any axis)."""
+        return (self.weights != 0).any(0)
+
+    @cached_property
+    def conf_used(self) -> np.ndarray:
+        """`(J_dst, J_src)` bool: source joints each confidence row reads."""
+        return self.conf_weights != 0
+
+    @cached_property
+    def conf_sources(self) -> np.ndarray:
+        """`(J_dst, K)` source indices per confidence row (padded by repetition), for a min."""
+        return _padded_sources(self.conf_used)
+
     def support(self, dst_joint: int) -> tuple[int, ...]:
-        """Source joints that destination joint `dst_joint` depends on (any axis or conf)."""
-        used = (self.weights[:, dst_joint] != 0).any(0) | (self.conf_weights[dst_joint] != 0)
+        """Source joints that destination joint `dst_joint` depends on (any axis or conf).
+
+        The linear part only: a `post` correction may read more (SportsPose head: eyes).
+        """
+        used = self.used[dst_joint] | self.conf_used[dst_joint]
         return tuple(int(i) for i in np.flatnonzero(used))
 
 
@@ -474,9 +492,8 @@ def _coco_sportspose() -> JointMap:
         **_LIMBS, "pelvis": _MID_HIP, "thorax": _MID_SHOULDER, "spine": _HIPS_SHOULDERS,
         "nose": "nose", "head": ("left_ear", "right_ear"),
     }
-    linear = linear_map("coco17", "h36m17", "sportspose", recipes)
-    return JointMap(
-        linear.src, linear.dst, linear.variant, linear.weights, linear.conf_weights,
+    return replace(
+        linear_map("coco17", "h36m17", "sportspose", recipes),
         doc="SportsPose authors' h36m_from_coco (§1.4c): head = mid-ear pushed up (not linear); "
         "head confidence = mean of the ears",
         post=_push_head_up,
@@ -606,22 +623,17 @@ def get_map(src: str, dst: str, variant: str | None = None) -> JointMap:
 # --------------------------------------------------------------------------------------------
 
 
-def _sparse_rows(weights: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Gather form of `(D, J_dst, J_src)` weights: indices `(J_dst, K)`, weights `(J_dst, K, D)`.
+def _padded_sources(used: np.ndarray) -> np.ndarray:
+    """`(J_dst, K)` source indices of each row of a `(J_dst, J_src)` boolean mask.
 
-    Each row lists only the source joints it uses (so a NaN elsewhere cannot leak in); short
-    rows are padded with a repeat of their first index at weight 0.
+    Short rows are padded with a repeat of their first index (harmless for a min).
     """
-    used = (weights != 0).any(0)
     width = int(used.sum(-1).max())
-    index = np.zeros((weights.shape[1], width), dtype=np.int64)
+    index = np.zeros((used.shape[0], width), dtype=np.int64)
     for row, mask in enumerate(used):
         cols = np.flatnonzero(mask)
         index[row] = np.concatenate([cols, np.full(width - cols.size, cols[0])])
-    gathered = np.take_along_axis(weights, index[None], axis=2)  # (D, J_dst, K)
-    pad = np.arange(width)[None] >= used.sum(-1, keepdims=True)
-    gathered[:, pad] = 0.0
-    return index, np.moveaxis(gathered, 0, -1)
+    return index
 
 
 def _as_backend(x: Array, value: np.ndarray) -> Array:
@@ -632,20 +644,31 @@ def _as_backend(x: Array, value: np.ndarray) -> Array:
     return value if value.dtype.kind == "i" else value.astype(x.dtype, copy=False)
 
 
-def _weighted_sum(x: Array, weights: np.ndarray) -> Array:
-    """Apply `(D, J_dst, J_src)` weights to `x` `(..., J_src, D)` -> `(..., J_dst, D)`."""
-    index, rows = _sparse_rows(weights)
-    idx, w = _as_backend(x, index), _as_backend(x, rows)
-    terms = x[..., idx, :] * w  # (..., J_dst, K, D); NaN * 0 on masked terms is dropped below
+def _linear(x: Array, weights: np.ndarray, used: np.ndarray) -> Array:
+    """Apply `(D, J_dst, J_src)` weights to `x` `(..., J_src, D)` -> `(..., J_dst, D)`.
+
+    Dense matmuls on finite values; a destination joint is NaN exactly when one of the source
+    joints its row uses (`used`, `(J_dst, J_src)` bool) has a non-finite coordinate.
+    """
+    dims = x.shape[-1]
     if isinstance(x, torch.Tensor):
-        return torch.where(w != 0, terms, torch.zeros_like(terms)).sum(-2)
-    with np.errstate(invalid="ignore"):
-        return np.where(w != 0, terms, 0.0).sum(-2)
+        w = torch.as_tensor(weights[:dims], dtype=x.dtype, device=x.device)
+        finite = torch.isfinite(x).all(-1)
+        clean = torch.where(finite[..., None], x, 0.0)
+        out = torch.stack([clean[..., d] @ w[d].T for d in range(dims)], -1)
+        bad_src = (~finite).to(x.dtype)
+        bad = bad_src @ torch.as_tensor(used.T, dtype=x.dtype, device=x.device) > 0
+        return torch.where(bad[..., None], torch.nan, out)
+    w = weights[:dims].astype(x.dtype, copy=False)
+    finite = np.isfinite(x).all(-1)
+    clean = np.where(finite[..., None], x, 0.0)
+    out = np.stack([clean[..., d] @ w[d].T for d in range(dims)], -1)
+    bad = (~finite).astype(x.dtype) @ used.T.astype(x.dtype) > 0
+    return np.where(bad[..., None], np.nan, out).astype(x.dtype, copy=False)
 
 
-def _conf_min(conf: Array, weights: np.ndarray) -> Array:
+def _conf_min(conf: Array, index: np.ndarray) -> Array:
     """Min of `conf` `(..., J_src, 1)` over each row's sources -> `(..., J_dst, 1)`."""
-    index, _ = _sparse_rows(weights[None])
     gathered = conf[..., _as_backend(conf, index), :]  # padding repeats a used index
     if isinstance(conf, torch.Tensor):
         return torch.amin(gathered, dim=-2)
@@ -688,7 +711,9 @@ def convert(
     says otherwise (the MHFormer-demo variants carry their own score recipe);
     `conf_reduce="min"` instead takes the least confident source joint.
 
-    A NaN source joint makes NaN only the destination joints whose recipe uses it.
+    Missing joints: a non-finite (NaN or inf) source coordinate makes NaN all coordinates of
+    exactly the destination joints whose recipe reads that source joint, and nothing else; the
+    confidence channel is handled the same way on its own.
 
     Args:
         keypoints: `(..., J_src, C)` numpy array or torch tensor, any units (the maps are
@@ -731,16 +756,16 @@ def convert(
             f"got {spatial} coordinates"
         )
     coords = x[..., :spatial]
-    out = _weighted_sum(coords, joint_map.weights[:spatial])
+    out = _linear(coords, joint_map.weights, joint_map.used)
     if joint_map.post is not None:
         out = joint_map.post(out, coords)
     if not has_confidence:
         return out
     conf = x[..., spatial:]
     if conf_reduce == "min":
-        conf_out = _conf_min(conf, joint_map.conf_weights)
+        conf_out = _conf_min(conf, joint_map.conf_sources)
     else:
-        conf_out = _weighted_sum(conf, joint_map.conf_weights[None])
+        conf_out = _linear(conf, joint_map.conf_weights[None], joint_map.conf_used)
     if isinstance(out, torch.Tensor):
         return torch.cat([out, conf_out], dim=-1)
     return np.concatenate([out, conf_out], axis=-1)

@@ -300,6 +300,19 @@ def test_nan_source_joint_reaches_only_the_joints_that_use_it(
             users.add(10)
         nan_joints = set(np.flatnonzero(np.isnan(out).any(axis=(0, 2))))
         assert nan_joints == users
+        x[:, bad, -1] = 0.5  # a missing position with a finite confidence
+        out = convert(x, src, dst, variant, has_confidence=True)
+        assert np.isfinite(out[..., -1]).all()
+        assert set(np.flatnonzero(np.isnan(out[..., :-1]).any(axis=(0, 2)))) == users
+
+
+def test_inf_counts_as_missing_and_torch_matches() -> None:
+    x = _random((3, 17, 3))
+    x[1, 5, 0] = np.inf
+    out = convert(x, "coco17", "h36m17")
+    assert set(np.flatnonzero(np.isnan(out[1]).any(-1))) == {7, 8, 11}  # spine, thorax, l_sho
+    assert np.isfinite(out[[0, 2]]).all()
+    assert np.allclose(convert(torch.tensor(x), "coco17", "h36m17").numpy(), out, equal_nan=True)
 
 
 @pytest.mark.parametrize(("src", "dst", "variant"), ALL_MAPS)
