@@ -604,7 +604,8 @@ def get_map(src: str, dst: str, variant: str | None = None) -> JointMap:
         ValueError: unknown joint set, no map for the pair, or unknown variant; the message
             lists what exists.
     """
-    get_joint_set(src), get_joint_set(dst)
+    for name in (src, dst):
+        get_joint_set(name)  # unknown names raise, listing the known sets
     variants = CONVERSIONS.get((src, dst))
     if variants is None:
         pairs = ", ".join(f"{s}->{d}" for s, d in CONVERSIONS)

@@ -93,6 +93,15 @@ def test_h36m17_matches_the_design_conventions() -> None:
     assert get_joint_set("mpi3dhp17").root == 14
 
 
+def test_openpose_orders_match_the_official_definitions() -> None:
+    body25, body25b = get_joint_set("body25"), get_joint_set("body25b")
+    names = ("neck", "mid_hip", "right_eye", "left_big_toe", "right_heel")
+    assert [body25.index(n) for n in names] == [1, 8, 15, 19, 24]
+    assert body25b.joints[:17] == get_joint_set("coco17").joints
+    names = ("upper_neck", "head_top", "left_heel", "right_big_toe")
+    assert [body25b.index(n) for n in names] == [17, 18, 21, 22]
+
+
 def test_joint_set_rejects_inconsistent_data() -> None:
     with pytest.raises(ValueError, match="permutation"):
         JointSet("bad", ("a", "b"), (-1, 0), (0, 0))
@@ -384,8 +393,10 @@ def test_flip_keypoints() -> None:
     assert np.allclose(flip_keypoints(flipped), x)
     pixels = flip_keypoints(x, "h36m17", axis=0, center=500.0)
     assert np.allclose(pixels[..., 0], 1000.0 - x[..., H36M17.flip_array, 0])
-    xt = torch.tensor(x)
+    xt = torch.tensor(x, requires_grad=True)
     assert torch.equal(flip_keypoints(xt), torch.tensor(flipped))
+    flip_keypoints(xt)[..., 0].sum().backward()
+    assert torch.equal(xt.grad[..., 0], -torch.ones(2, 4, 17, dtype=xt.dtype))
     assert np.array_equal(x, _random((2, 4, 17, 3)))  # input untouched
     coco = flip_keypoints(_random((17, 2)), "coco17", axis=1)
     assert coco.shape == (17, 2)
