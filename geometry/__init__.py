@@ -7,6 +7,7 @@ from geometry.cameras import (
     denormalize_depth,
     denormalize_screen,
     distort_normalized,
+    distort_normalized_h36m,
     distort_points,
     from_25d,
     normalize_depth,
@@ -20,6 +21,7 @@ from geometry.cameras import (
     unproject,
     world_to_camera,
 )
+from geometry.triangulation import triangulate
 
 __all__ = [
     "camera_center",
@@ -28,6 +30,7 @@ __all__ = [
     "denormalize_depth",
     "denormalize_screen",
     "distort_normalized",
+    "distort_normalized_h36m",
     "distort_points",
     "from_25d",
     "normalize_depth",
@@ -36,6 +39,7 @@ __all__ = [
     "pixels_to_normalized",
     "project",
     "projection_matrix",
+    "triangulate",
     "undistort_normalized",
     "undistort_points",
     "unproject",

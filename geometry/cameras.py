@@ -188,6 +188,34 @@ def undistort_normalized(xy_distorted: Array, dist: Array, iterations: int = 20)
     return xy
 
 
+def distort_normalized_h36m(xy: Array, k: Array, p: Array) -> Array:
+    """Human3.6M's own lens model (its MATLAB `ProjectPointRadial`, VideoPose3D `project_to_2d`).
+
+    `xy_d = xy·(radial + p·xy) + p·r²`, `radial = 1 + k1 r² + k2 r⁴ + k3 r⁶`, `p·xy = p1 x + p2 y`.
+    Its tangential part is NOT the OpenCV one (no factor 2, different cross terms), so no OpenCV
+    coefficient vector reproduces it exactly; the dataset's 2D ground truth was made with this
+    form (it reproduces the mmpose fixture's `part` to < 1e-4 px; the OpenCV form with the same
+    coefficients is off by up to ~0.3 px). `p` is in VideoPose3D order (specs/DATASETS.md §6.4);
+    mmpose's `cameras.pkl` stores it reversed.
+
+    Args:
+        xy: `(..., 2)` undistorted normalised coordinates.
+        k: `(..., 3)` radial coefficients k1, k2, k3.
+        p: `(..., 2)` tangential coefficients in VideoPose3D order.
+
+    Returns:
+        `(..., 2)` distorted normalised coordinates.
+    """
+    (xy, k, p), _ = as_floats(xy=xy, k=k, p=p)
+    check_shape("xy", xy, (2,))
+    check_shape("k", k, (3,), expected="(..., 3) as k1, k2, k3")
+    check_shape("p", p, (2,), expected="(..., 2) in VideoPose3D order")
+    r2 = (xy * xy).sum(-1)
+    radial = 1 + r2 * (k[..., 0] + r2 * (k[..., 1] + r2 * k[..., 2]))
+    tan = (p * xy).sum(-1)
+    return xy * (radial + tan)[..., None] + p * r2[..., None]
+
+
 def _check_K(K: Array) -> None:
     check_shape("K", K, (3, 3))
 
