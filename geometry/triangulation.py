@@ -41,8 +41,8 @@ def triangulate(
         confidence: `(V, ...)` detector confidence per view and point (NaN = not observed).
         projections: `(V, 3, 4)` pixel projection matrices `K[R | t]` (world → pixels), or
             `(V, ..., 3, 4)` per-frame matrices broadcastable against the points' `...` dims.
-        min_views: a point needs more than `min_views − 1` usable views (confidence
-            `> conf_threshold` and finite pixel), otherwise it is NaN. At least 2.
+        min_views: a point needs at least this many usable views (confidence
+            `> conf_threshold`, finite confidence and pixel), otherwise it is NaN. At least 2.
         conf_threshold: views with confidence `<= conf_threshold` are ignored.
         rcond: points whose weighted system has `σ_min <= rcond·σ_max` are NaN (degenerate
             geometry); default `1000·eps` of the dtype.
