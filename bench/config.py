@@ -46,7 +46,9 @@ def _suggest(word: str, choices: Iterable[str]) -> str:
 def _load_group(group: str, option: str) -> DictConfig:
     path = CONFIG_DIR / group / f"{option}.yaml"
     if path.is_file():
-        return _load(path)
+        cfg = _load(path)
+        base = cfg.pop("_base_", None)  # single inheritance within a group
+        return OmegaConf.merge(_load_group(group, base), cfg) if base else cfg
     if group == "model":
         # Any registered lifter is a valid `model=` choice; its YAML is optional.
         from models import is_lifter, list_lifters
@@ -58,6 +60,8 @@ def _load_group(group: str, option: str) -> DictConfig:
         cfg.name = option
         return cfg
     options = group_options(group)
+    if option.startswith("_"):
+        raise ValueError(f"{group} option {option!r} is a template, not a choice")
     raise ValueError(
         f"unknown {group} {option!r}{_suggest(option, options)} (available: {', '.join(options)})"
     )
