@@ -41,36 +41,108 @@ def sdpa(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
     return F.scaled_dot_product_attention(q, k, v)
 
 
-class _MlpFn(torch.autograd.Function):
-    """`fc2(gelu(fc1(x)))` that stores x and the pre-activation only (GELU recomputed)."""
+def _layer_norm(x: torch.Tensor, norm: nn.LayerNorm | None) -> tuple:
+    """`(y, mean, rstd)` of `norm(x)` (or `(x, None, None)` without a norm)."""
+    if norm is None:
+        return x, None, None
+    return torch.native_layer_norm(x, norm.normalized_shape, norm.weight, norm.bias, norm.eps)
+
+
+def _ln_recompute(x: torch.Tensor, mean: torch.Tensor, rstd: torch.Tensor, w: torch.Tensor,
+                  b: torch.Tensor) -> torch.Tensor:  # fmt: skip
+    return (x - mean) * rstd * w + b
+
+
+def _flat(t: torch.Tensor) -> torch.Tensor:
+    return t.reshape(-1, t.shape[-1])
+
+
+class _NormLinearFn(torch.autograd.Function):
+    """`linear(LN(x))` that stores x and the LN statistics, not the normalised tensor."""
 
     @staticmethod
     def forward(
-        ctx: torch.autograd.function.FunctionCtx,
-        x: torch.Tensor,
-        w1: torch.Tensor,
-        b1: torch.Tensor,
-        w2: torch.Tensor,
-        b2: torch.Tensor,
-    ) -> torch.Tensor:
-        h = F.linear(x, w1, b1)
-        out = F.linear(F.gelu(h), w2, b2)
-        ctx.save_for_backward(x, h, w1, w2)
-        return out
+        ctx: torch.autograd.function.FunctionCtx, x: torch.Tensor, norm: nn.LayerNorm,
+        w: torch.Tensor, b: torch.Tensor | None, *norm_params: torch.Tensor,
+    ) -> torch.Tensor:  # fmt: skip
+        y, mean, rstd = _layer_norm(x, norm)
+        ctx.norm, ctx.has_bias = norm, b is not None
+        ctx.save_for_backward(x, mean, rstd, w, *norm_params)
+        return F.linear(y, w, b)
 
     @staticmethod
     def backward(ctx: torch.autograd.function.FunctionCtx, g: torch.Tensor) -> tuple:
-        x, h, w1, w2 = ctx.saved_tensors
-        a = F.gelu(h)
-        g2 = g.reshape(-1, g.shape[-1])
-        grad_w2 = g2.t() @ a.reshape(-1, a.shape[-1])
+        x, mean, rstd, w, lnw, lnb = ctx.saved_tensors
+        y = _ln_recompute(x, mean, rstd, lnw, lnb)
+        grad_w = _flat(g).t() @ _flat(y)
+        grad_b = _flat(g).sum(0) if ctx.has_bias else None
+        gx, glnw, glnb = torch.ops.aten.native_layer_norm_backward(
+            g @ w, x, ctx.norm.normalized_shape, mean, rstd, lnw, lnb, [True, True, True]
+        )
+        return gx, None, grad_w, grad_b, glnw, glnb
+
+
+class _MlpFn(torch.autograd.Function):
+    """`fc2(gelu(fc1(LN(x))))` storing x, the LN statistics and the pre-activation only.
+
+    The normalised input and the GELU output are recomputed in backward (elementwise, cheap).
+    """
+
+    @staticmethod
+    def forward(ctx: torch.autograd.function.FunctionCtx, x: torch.Tensor,
+                norm: nn.LayerNorm | None, w1: torch.Tensor, b1: torch.Tensor, w2: torch.Tensor,
+                b2: torch.Tensor, *norm_params: torch.Tensor) -> torch.Tensor:  # fmt: skip
+        y, mean, rstd = _layer_norm(x, norm)
+        h = F.linear(y, w1, b1)
+        ctx.norm = norm
+        ctx.save_for_backward(x, h, w1, w2, *((mean, rstd, *norm_params) if norm else ()))
+        return F.linear(F.gelu(h), w2, b2)
+
+    @staticmethod
+    def backward(ctx: torch.autograd.function.FunctionCtx, g: torch.Tensor) -> tuple:
+        x, h, w1, w2, *ln = ctx.saved_tensors
+        y = _ln_recompute(x, *ln) if ln else x
+        g2 = _flat(g)
+        grad_w2 = g2.t() @ _flat(F.gelu(h))
         grad_b2 = g2.sum(0)
         grad_h = torch.ops.aten.gelu_backward(g @ w2, h)
-        gh2 = grad_h.reshape(-1, grad_h.shape[-1])
-        grad_w1 = gh2.t() @ x.reshape(-1, x.shape[-1])
-        grad_b1 = gh2.sum(0)
-        grad_x = grad_h @ w1
-        return grad_x, grad_w1, grad_b1, grad_w2, grad_b2
+        grad_w1 = _flat(grad_h).t() @ _flat(y)
+        grad_b1 = _flat(grad_h).sum(0)
+        grad_y = grad_h @ w1
+        if not ln:
+            return grad_y, None, grad_w1, grad_b1, grad_w2, grad_b2
+        mean, rstd, lnw, lnb = ln
+        gx, glnw, glnb = torch.ops.aten.native_layer_norm_backward(
+            grad_y, x, ctx.norm.normalized_shape, mean, rstd, lnw, lnb, [True, True, True]
+        )
+        return gx, None, grad_w1, grad_b1, grad_w2, grad_b2, glnw, glnb
+
+
+class _HeadsProjFn(torch.autograd.Function):
+    """`linear` of attention output `(N, H, L, d)` read as `(N, L, H·d)`.
+
+    The transposed copy is not stored (SDPA already keeps its output for its own backward).
+    """
+
+    @staticmethod
+    def forward(ctx: torch.autograd.function.FunctionCtx, o: torch.Tensor, w: torch.Tensor,
+                b: torch.Tensor) -> torch.Tensor:  # fmt: skip
+        n, h, length, d = o.shape
+        ctx.save_for_backward(o, w)
+        return F.linear(o.transpose(1, 2).reshape(n, length, h * d), w, b)
+
+    @staticmethod
+    def backward(ctx: torch.autograd.function.FunctionCtx, g: torch.Tensor) -> tuple:
+        o, w = ctx.saved_tensors
+        n, h, length, d = o.shape
+        g2 = _flat(g)
+        grad_w = g2.t() @ o.transpose(1, 2).reshape(n * length, h * d)
+        grad_o = (g @ w).view(n, length, h, d).transpose(1, 2)
+        return grad_o, grad_w, g2.sum(0)
+
+
+def _use_custom(x: torch.Tensor) -> bool:
+    return torch.is_grad_enabled() and x.device.type != "meta"
 
 
 class Mlp(nn.Module):
@@ -87,13 +159,25 @@ class Mlp(nn.Module):
         self.fc1 = nn.Linear(dim, hidden)
         self.fc2 = nn.Linear(hidden, out or dim)
 
-    def forward(self, x: torch.Tensor, out_scale: torch.Tensor | None = None) -> torch.Tensor:
-        """Map `(..., C)` to `(..., out)`; `out_scale` `(out,)` scales the output per channel."""
+    def forward(
+        self, x: torch.Tensor, out_scale: torch.Tensor | None = None,
+        norm: nn.LayerNorm | None = None,
+    ) -> torch.Tensor:  # fmt: skip
+        """Map `(..., C)` to `(..., out)`.
+
+        Args:
+            x: input `(..., C)`.
+            out_scale: optional `(out,)` per-channel output scale (a layer scale).
+            norm: optional LayerNorm applied to `x` first (its output is then not stored).
+        """
         w2, b2 = self.fc2.weight, self.fc2.bias
         if out_scale is not None:
             w2, b2 = w2 * out_scale[:, None], b2 * out_scale
-        if torch.is_grad_enabled() and x.device.type != "meta":
-            return _MlpFn.apply(x, self.fc1.weight, self.fc1.bias, w2, b2)
+        if _use_custom(x):
+            ln = (norm.weight, norm.bias) if norm is not None else ()
+            return _MlpFn.apply(x, norm, self.fc1.weight, self.fc1.bias, w2, b2, *ln)
+        if norm is not None:
+            x = norm(x)
         return F.linear(F.gelu(self.fc1(x)), w2, b2)
 
 
@@ -117,20 +201,33 @@ class Attention(nn.Module):
         self.qkv = nn.Linear(dim, 3 * dim, bias=qkv_bias)
         self.proj = nn.Linear(dim, dim)
 
-    def forward(self, x: torch.Tensor, out_scale: torch.Tensor | None = None) -> torch.Tensor:
+    def forward(
+        self, x: torch.Tensor, out_scale: torch.Tensor | None = None,
+        norm: nn.LayerNorm | None = None,
+    ) -> torch.Tensor:  # fmt: skip
         """Attend over axis -2 of `x` `(..., L, C)`; returns `(..., L, C)`.
 
-        `out_scale` `(C,)` (a layer scale) is folded into `proj`.
+        Args:
+            x: tokens `(..., L, C)`.
+            out_scale: optional `(C,)` layer scale, folded into `proj`.
+            norm: optional LayerNorm applied to `x` first (its output is then not stored).
         """
         *lead, length, dim = x.shape
         h = self.num_heads
-        qkv = self.qkv(x).reshape(-1, length, 3, h, dim // h).permute(2, 0, 3, 1, 4)
+        custom = _use_custom(x)
+        if norm is not None and custom:
+            ln = (norm.weight, norm.bias)
+            qkv = _NormLinearFn.apply(x, norm, self.qkv.weight, self.qkv.bias, *ln)
+        else:
+            qkv = self.qkv(norm(x) if norm is not None else x)
+        qkv = qkv.reshape(-1, length, 3, h, dim // h).permute(2, 0, 3, 1, 4)
         out = sdpa(qkv[0], qkv[1], qkv[2])  # (N, H, L, d)
-        out = out.transpose(1, 2).reshape(*lead, length, dim)
         w, b = self.proj.weight, self.proj.bias
         if out_scale is not None:
             w, b = w * out_scale[:, None], b * out_scale
-        return F.linear(out, w, b)
+        if custom:
+            return _HeadsProjFn.apply(out, w, b).view(*lead, length, dim)
+        return F.linear(out.transpose(1, 2).reshape(*lead, length, dim), w, b)
 
 
 class DropPath(nn.Module):

@@ -10,8 +10,8 @@ Deviations from the official code (same numbers unless stated):
   per frame). Here any T ≤ n_frames works: the first T frame channels of that BatchNorm are used.
 - Temporal mixers run on a transposed `(B, J, T, C)` view; degree normalisation is an
   elementwise `A·d_i^-1/2·d_j^-1/2` instead of two T×T×T `bmm`s with diagonal matrices.
-- GELU is recomputed in backward and the layer scales are folded into the last Linear of the
-  attention / MLP (see `models/layers.py`), to cut fwd+bwd memory.
+- To cut fwd+bwd memory, LayerNorm outputs and GELU are recomputed in backward and the layer
+  scales are folded into the last Linear of the attention / MLP (see `models/layers.py`).
 """
 
 from __future__ import annotations
@@ -150,10 +150,10 @@ class AGFormerBlock(nn.Module):
         if self.temporal:
             x = x.transpose(1, 2)
         if isinstance(self.mixer, Attention):
-            x = x + self.mixer(self.norm1(x), out_scale=self.layer_scale_1)
+            x = x + self.mixer(x, out_scale=self.layer_scale_1, norm=self.norm1)
         else:
             x = x + self.layer_scale_1 * self.mixer(self.norm1(x))
-        x = x + self.mlp(self.norm2(x), out_scale=self.layer_scale_2)
+        x = x + self.mlp(x, out_scale=self.layer_scale_2, norm=self.norm2)
         return x.transpose(1, 2) if self.temporal else x
 
 

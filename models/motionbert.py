@@ -7,8 +7,9 @@ count is exactly 42,466,317 at maxlen 243 (mlp_ratio 2, LayerNorm eps 1e-6, qkv 
 
 Deviations from the official code (same numbers): temporal attention runs on a transposed
 `(B, J, T, C)` view with fused scaled-dot-product attention (the official code materialises the
-T×T attention matrices and needs > 20 GB for fwd+bwd at B = 8, T = 243); GELU is recomputed in
-backward (`models/layers.py`); the fusion Linear is applied without forming the concatenation.
+T×T attention matrices and needs > 20 GB for fwd+bwd at B = 8, T = 243); LayerNorm outputs and
+GELU are recomputed in backward (`models/layers.py`); the fusion Linear is applied without
+forming the concatenation.
 """
 
 from __future__ import annotations
@@ -48,13 +49,13 @@ class DualBlock(nn.Module):
         self.mlp_t = Mlp(dim, hidden)
 
     def _spatial(self, x: torch.Tensor) -> torch.Tensor:
-        x = x + self.attn_s(self.norm1_s(x))
-        return x + self.mlp_s(self.norm2_s(x))
+        x = x + self.attn_s(x, norm=self.norm1_s)
+        return x + self.mlp_s(x, norm=self.norm2_s)
 
     def _temporal(self, x: torch.Tensor) -> torch.Tensor:
         x = x.transpose(1, 2)  # (B, J, T, C): attention over frames
-        x = x + self.attn_t(self.norm1_t(x))
-        x = x + self.mlp_t(self.norm2_t(x))
+        x = x + self.attn_t(x, norm=self.norm1_t)
+        x = x + self.mlp_t(x, norm=self.norm2_t)
         return x.transpose(1, 2)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

@@ -4,6 +4,9 @@ import pytest
 import torch
 
 from models import create_lifter, list_lifters
+from models.layers import Attention
+from models.motionagformer import CONNECTIONS, GraphConv, knn_frame_adjacency, spatial_adjacency
+from models.motionbert import DualBlock
 
 LIFTERS = list_lifters()
 
@@ -90,3 +93,74 @@ def test_bad_input_names_the_expected_shape(name):
     if getattr(model, "max_frames", None):
         with pytest.raises(ValueError, match=f"T<={model.max_frames}"):
             model(_input(1, model.max_frames + 1))
+
+
+# --- Reference checks: the vectorised blocks equal a literal transcription of the official ops ---
+
+def _official_gcn(gcn, x, temporal):
+    """MotionAGFormer `GCN.forward` as written officially (bmm with diagonal degree matrices)."""
+    b, t, j, c = x.shape
+    if temporal:
+        x = x.transpose(1, 2).reshape(-1, t, c)
+        sim = x @ x.transpose(1, 2)
+        thr = sim.topk(k=gcn.k, dim=-1, largest=True)[0][..., -1].view(b * j, t, 1)
+        adj = (sim >= thr).float()
+    else:
+        x = x.reshape(-1, j, c)
+        adj = torch.zeros(j, j)
+        for i, nbrs in CONNECTIONS.items():
+            adj[i, list(nbrs)] = 1
+        adj = adj.repeat(b * t, 1, 1)
+    n = adj.shape[1]
+    deg = torch.eye(n).view(1, n, n) * adj.sum(-1).pow(-0.5).view(-1, n, 1)
+    norm_adj = torch.bmm(torch.bmm(deg, adj), deg)
+    out = torch.relu(x + gcn.batch_norm(norm_adj @ gcn.V(x) + gcn.U(x)))
+    return out.reshape(b, j, t, c).transpose(1, 2) if temporal else out.reshape(b, t, j, c)
+
+
+@pytest.mark.parametrize("temporal", [False, True])
+@pytest.mark.parametrize("train", [False, True])
+def test_graph_conv_matches_the_official_formulation(temporal, train):
+    torch.manual_seed(0)
+    gcn = GraphConv(16, 7 if temporal else 17, "temporal" if temporal else "spatial", 2)
+    with torch.no_grad():
+        gcn.batch_norm.running_mean.uniform_(-0.5, 0.5)
+        gcn.batch_norm.running_var.uniform_(0.5, 1.5)
+        gcn.batch_norm.weight.uniform_(0.5, 1.5)
+    gcn.train(train)
+    x = torch.randn(2, 7, 17, 16)
+    ref = _official_gcn(gcn, x, temporal)
+    ours = gcn(x.transpose(1, 2)).transpose(1, 2) if temporal else gcn(x)
+    torch.testing.assert_close(ours, ref, rtol=1e-5, atol=1e-5)
+
+
+def test_spatial_adjacency_is_the_official_asymmetric_graph():
+    adj = spatial_adjacency()
+    assert int((adj > 0).sum()) == 29 and torch.all(adj.diagonal() == 0)
+    assert adj[0, 4] == 0 and adj[4, 0] > 0 and adj[8, 11] == 0 and adj[11, 8] > 0
+
+
+def test_temporal_graph_keeps_k_neighbours_per_row():
+    adj = knn_frame_adjacency(torch.randn(5, 20, 8), k=2)
+    assert torch.all((adj > 0).sum(-1) == 2)
+
+
+@pytest.mark.parametrize("length", [17, 200])  # MATH backend and (on CPU) the flash kernel
+def test_attention_matches_explicit_softmax(length):
+    torch.manual_seed(0)
+    attn = Attention(32, 4, qkv_bias=True)
+    x = torch.randn(2, 3, length, 32)
+    q, k, v = attn.qkv(x).reshape(2, 3, length, 3, 4, 8).permute(3, 0, 1, 4, 2, 5)
+    w = (q @ k.transpose(-1, -2) * 8**-0.5).softmax(-1)
+    ref = attn.proj((w @ v).transpose(2, 3).reshape(2, 3, length, 32))
+    torch.testing.assert_close(attn(x), ref, rtol=1e-4, atol=1e-5)
+
+
+def test_dual_block_order_and_shapes():
+    torch.manual_seed(0)
+    st, ts = DualBlock(16, 2, order="st"), DualBlock(16, 2, order="ts")
+    ts.load_state_dict(st.state_dict())
+    x = torch.randn(2, 5, 17, 16)
+    assert st(x).shape == x.shape
+    assert not torch.allclose(st(x), ts(x))  # same weights, different order
+    torch.testing.assert_close(st(x), st._temporal(st._spatial(x)))

@@ -1,0 +1,216 @@
+"""`liftbench perf models`: lifter latency, throughput, peak RSS and FLOP rate vs the official code.
+
+Every (model, mode) measurement runs in a fresh subprocess: in one long-lived process the
+allocator state of earlier runs made fwd+bwd timings vary up to 3× (MODELS.md §0.2). The child
+reports the median of `--repeats` timed runs after `--warmup` untimed ones, and its peak RSS
+(`ru_maxrss`, which includes the Python + torch baseline, as in the official figures).
+
+Protocol (MODELS.md §0.2): input `torch.randn(B, T, 17, 3)`; "fwd" is `eval()` + `no_grad`;
+"fwd+bwd" is `train()`, forward, `out.square().mean().backward()`, `zero_grad` outside the timed
+region. FLOPs come from `FlopCounterMode` on one forward at B = 1 with SDPA forced to its MATH
+backend (so the attention matmuls are counted, as in the official eager attention); fwd+bwd is
+counted as 3× forward.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import time
+
+import torch
+from torch.nn.attention import SDPBackend, sdpa_kernel
+from torch.utils.flop_counter import FlopCounterMode
+
+NAME = "models"
+HELP = "lifter fwd / fwd+bwd latency, throughput, peak RSS and GFLOP/s vs the official code"
+
+# fp32 matmul roofline of the project's 2-core CPU (issue [3/8]), GFLOP/s.
+ROOFLINE_GFLOPS = 186.0
+
+# Official implementations on the same 2-core machine kind: `shared/specs/MODELS.md` §0.2
+# (median ms of runs 1 and 2; peak RSS MB of run 1 for fwd / fwd+bwd). Key: (model, B, T).
+OFFICIAL: dict[tuple[str, int, int], dict[str, tuple[float, ...]]] = {
+    ("motionagformer_xs", 1, 27): {"fwd": (32, 40), "fwdbwd": (110, 114), "rss": (757, 899)},
+    ("motionagformer_xs", 8, 27): {"fwd": (176, 190), "fwdbwd": (671, 506), "rss": (783, 1829)},
+    ("motionagformer_s", 1, 27): {"fwd": (69, 61), "fwdbwd": (231, 208), "rss": (770, 1067)},
+    ("motionagformer_s", 8, 27): {"fwd": (361, 356), "fwdbwd": (1287, 1202), "rss": (793, 3182)},
+    ("motionagformer_b", 1, 27): {"fwd": (87, 86), "fwdbwd": (281, 275), "rss": (798, 1141)},
+    ("motionagformer_b", 8, 27): {"fwd": (757, 781), "fwdbwd": (1793, 1934), "rss": (847, 3628)},
+    ("motionagformer_l", 1, 27): {"fwd": (139, 146), "fwdbwd": (474, 494), "rss": (827, 1386)},
+    ("motionagformer_l", 8, 27): {"fwd": (1693, 1565), "fwdbwd": (3325, 3182), "rss": (860, 5465)},
+    ("motionagformer_b", 1, 243): {"fwd": (1288,), "fwdbwd": (2933,), "rss": (877, 4466)},
+    ("motionagformer_b", 8, 243): {"fwd": (14915,), "fwdbwd": (), "rss": (1526,)},
+    ("kasportsformer", 1, 27): {"fwd": (273, 247), "fwdbwd": (835, 789), "rss": (874, 1745)},
+    ("kasportsformer", 8, 27): {"fwd": (1992, 2476), "fwdbwd": (4587, 4707), "rss": (939, 8297)},
+    ("motionbert", 1, 27): {"fwd": (232, 257), "fwdbwd": (656, 736), "rss": (715, 1078)},
+    ("motionbert", 8, 27): {"fwd": (1673, 1730), "fwdbwd": (5281, 5529), "rss": (813, 3240)},
+    ("motionbert", 1, 243): {"fwd": (2148,), "fwdbwd": (6260,), "rss": (961, 3923)},
+    ("motionbert", 8, 243): {"fwd": (25179,), "fwdbwd": (), "rss": (1853,)},
+}
+OFFICIAL_SOURCE = "shared/specs/MODELS.md §0.2 (official code, 2-vCPU EPYC, torch 2.14.1, fp32)"
+
+DEFAULT_MODELS = ("motionagformer_b", "kasportsformer", "motionbert")
+LONG_MODELS = ("motionagformer_b", "motionbert")
+LONG_AS_LIMIT_GB = 16
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add the benchmark's options to `parser`."""
+    parser.add_argument("--models", nargs="+", default=list(DEFAULT_MODELS), metavar="NAME")
+    parser.add_argument("--batch", type=int, default=8, help="batch size B (default 8)")
+    parser.add_argument("--frames", type=int, default=27, help="clip length T (default 27)")
+    parser.add_argument("--repeats", type=int, default=5, help="timed runs (median; default 5)")
+    parser.add_argument("--warmup", type=int, default=2, help="untimed runs first (default 2)")
+    parser.add_argument(
+        "--size", choices=("paper", "tiny"), default="paper",
+        help="model configuration (default: paper; official ratios only make sense for paper)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--long", action="store_true",
+        help=f"also B=8, T=243 fwd+bwd of {', '.join(LONG_MODELS)} under a "
+        f"{LONG_AS_LIMIT_GB} GB address-space cap (1 warm-up, 1 timed run)",
+    )  # fmt: skip
+
+
+def flops_per_frame(model: torch.nn.Module, frames: int) -> float:
+    """Forward FLOPs per frame at B = 1 (`FlopCounterMode`; mm/bmm/addmm/conv, SDPA as MATH).
+
+    Args:
+        model: a lifter taking `(1, frames, J, 3)`.
+        frames: T.
+
+    Returns:
+        Total forward FLOPs divided by T.
+    """
+    x = torch.randn(1, frames, getattr(model, "num_joints", 17), 3)
+    with torch.no_grad(), sdpa_kernel(SDPBackend.MATH), FlopCounterMode(display=False) as fc:
+        model.eval()(x)
+    return fc.get_total_flops() / frames
+
+
+def _measure(spec: dict) -> dict:
+    """Child process body: build, time and report one (model, mode, B, T) configuration."""
+    from models import create_lifter
+
+    if spec.get("as_limit_gb"):
+        limit = int(spec["as_limit_gb"] * (1 << 30))
+        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+    if spec.get("threads"):
+        torch.set_num_threads(spec["threads"])
+    torch.manual_seed(0)
+    model = create_lifter(spec["model"], size=spec.get("size", "paper"))
+    b, t = spec["batch"], spec["frames"]
+    x = torch.randn(b, t, model.num_joints, 3)
+    flops = flops_per_frame(model, t) * t * b
+    times = []
+    for i in range(spec["warmup"] + spec["repeats"]):
+        if spec["mode"] == "fwd":
+            model.eval()
+            start = time.perf_counter()
+            with torch.no_grad():
+                model(x)
+        else:
+            model.train()
+            model.zero_grad(set_to_none=True)
+            start = time.perf_counter()
+            model(x).square().mean().backward()
+        if i >= spec["warmup"]:
+            times.append(time.perf_counter() - start)
+    rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return {
+        "ms": 1000 * statistics.median(times), "min_ms": 1000 * min(times), "rss_mb": rss_mb,
+        "fwd_flops": flops, "threads": torch.get_num_threads(),
+    }  # fmt: skip
+
+
+def _spawn(spec: dict) -> dict:
+    """Run `_measure(spec)` in a fresh interpreter; failures come back as `{"error": ...}`."""
+    code = "import sys, json; from bench.perf.models import _measure; " \
+        "print('RESULT', json.dumps(_measure(json.loads(sys.argv[1]))))"  # fmt: skip
+    proc = subprocess.run(
+        [sys.executable, "-c", code, json.dumps(spec)], capture_output=True, text=True,
+        env={**os.environ, "PYTHONWARNINGS": "ignore"},
+    )  # fmt: skip
+    for line in proc.stdout.splitlines():
+        if line.startswith("RESULT "):
+            return json.loads(line[7:])
+    tail = (proc.stderr.strip().splitlines() or [f"exit code {proc.returncode}"])[-1]
+    return {"error": tail[:200]}
+
+
+def _row(spec: dict, res: dict) -> dict:
+    """Add throughput, GFLOP/s, % of roofline and ratios vs the official figures."""
+    row = {k: spec[k] for k in ("model", "mode", "batch", "frames")} | res
+    if "error" in res:
+        return row
+    mult = 3.0 if spec["mode"] == "fwdbwd" else 1.0
+    row["samples_per_s"] = spec["batch"] / (res["ms"] / 1000)
+    row["gflops"] = mult * res["fwd_flops"] / (res["ms"] / 1000) / 1e9
+    row["roofline_pct"] = 100 * row["gflops"] / ROOFLINE_GFLOPS
+    paper = spec.get("size", "paper") == "paper"
+    ref = OFFICIAL.get((spec["model"], spec["batch"], spec["frames"])) if paper else None
+    if ref:
+        idx = 0 if spec["mode"] == "fwd" else 1
+        if ref[spec["mode"]]:
+            best = min(ref[spec["mode"]])  # the faster official run: a conservative target
+            row["official_ms"] = best
+            row["speedup_vs_official"] = best / res["ms"]
+        if len(ref["rss"]) > idx:
+            row["official_rss_mb"] = ref["rss"][idx]
+            row["rss_ratio_vs_official"] = res["rss_mb"] / ref["rss"][idx]
+    return row
+
+
+def _print(rows: list[dict]) -> None:
+    cols = ("median ms", "min ms", "samp/s", "GFLOP/s", "%roof", "RSS MB", "vs off.", "RSS/off")
+    widths = (10, 8, 7, 8, 6, 7, 7, 7)
+    head = f"{'model':<18} {'mode':<6} {'B':>2} {'T':>4} "
+    print(head + " ".join(f"{c:>{w}}" for c, w in zip(cols, widths, strict=True)))
+    for r in rows:
+        lead = f"{r['model']:<18} {r['mode']:<6} {r['batch']:>2} {r['frames']:>4} "
+        if "error" in r:
+            print(lead + f"FAILED: {r['error']}")
+            continue
+        sp = f"{r['speedup_vs_official']:.2f}x" if "speedup_vs_official" in r else "-"
+        mr = f"{r['rss_ratio_vs_official']:.2f}" if "rss_ratio_vs_official" in r else "-"
+        nums = f"{r['ms']:>10.0f} {r['min_ms']:>8.0f} {r['samples_per_s']:>7.1f} "
+        nums += f"{r['gflops']:>8.1f} {r['roofline_pct']:>6.1f} {r['rss_mb']:>7.0f} "
+        print(lead + nums + f"{sp:>7} {mr:>7}")
+    print(f"roofline {ROOFLINE_GFLOPS:.0f} GFLOP/s; official figures: {OFFICIAL_SOURCE}")
+
+
+def run(args: argparse.Namespace) -> dict:
+    """Measure every requested configuration, print the table and return the figures."""
+    from models import is_lifter
+
+    unknown = [m for m in args.models if not is_lifter(m)]
+    if unknown:
+        raise ValueError(f"--models: unknown lifter(s) {unknown}; see `liftbench models`")
+    if args.batch < 1 or args.frames < 1 or args.repeats < 1 or args.warmup < 0:
+        raise ValueError("--batch, --frames and --repeats must be >= 1 and --warmup >= 0")
+    threads = getattr(args, "threads", None)
+    specs = [
+        {"model": m, "mode": mode, "batch": args.batch, "frames": args.frames,
+         "repeats": args.repeats, "warmup": args.warmup, "threads": threads,
+         "size": getattr(args, "size", "paper")}
+        for m in args.models for mode in ("fwd", "fwdbwd")
+    ]  # fmt: skip
+    if args.long:
+        specs += [
+            {"model": m, "mode": "fwdbwd", "batch": 8, "frames": 243, "repeats": 1, "warmup": 1,
+             "threads": threads, "as_limit_gb": LONG_AS_LIMIT_GB}
+            for m in LONG_MODELS
+        ]  # fmt: skip
+    rows = []
+    for spec in specs:
+        rows.append(_row(spec, _spawn(spec)))
+        print(f"  measured {spec['model']} {spec['mode']} B={spec['batch']} T={spec['frames']}",
+              file=sys.stderr, flush=True)  # fmt: skip
+    _print(rows)
+    return {"roofline_gflops": ROOFLINE_GFLOPS, "official_source": OFFICIAL_SOURCE, "rows": rows}
