@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from models import create_lifter, list_lifters
+from models import create_lifter, layers, list_lifters
 from models.layers import Attention
 from models.motionagformer import CONNECTIONS, GraphConv, knn_frame_adjacency, spatial_adjacency
 from models.motionbert import DualBlock
@@ -164,3 +164,28 @@ def test_dual_block_order_and_shapes():
     assert st(x).shape == x.shape
     assert not torch.allclose(st(x), ts(x))  # same weights, different order
     torch.testing.assert_close(st(x), st._temporal(st._spatial(x)))
+
+
+@pytest.mark.parametrize("recompute", [False, True])
+def test_memory_saving_autograd_functions_have_exact_gradients(recompute, monkeypatch):
+    # Mlp / Attention with a pre-norm recompute LN (and GELU, optionally the hidden layer) in
+    # backward; compare with double-precision numerical gradients.
+    monkeypatch.setattr(layers, "RECOMPUTE_HIDDEN_BYTES", 0 if recompute else 1 << 40)
+    torch.manual_seed(0)
+    norm = torch.nn.LayerNorm(8).double()
+    with torch.no_grad():
+        norm.weight.uniform_(0.5, 1.5)
+        norm.bias.uniform_(-0.5, 0.5)
+    mlp, attn = layers.Mlp(8, 16).double(), Attention(8, 2, qkv_bias=True).double()
+    x = torch.randn(2, 3, 5, 8, dtype=torch.double, requires_grad=True)
+    scale = torch.randn(8, dtype=torch.double, requires_grad=True)
+    ln = (norm.weight, norm.bias)
+    torch.autograd.gradcheck(lambda x, s, *_: mlp(x, out_scale=s, norm=norm), (x, scale, *ln))
+    torch.autograd.gradcheck(
+        lambda x, s, *_: attn(x.transpose(1, 2), s, norm=norm), (x, scale, *ln)
+    )
+    with torch.no_grad():
+        ref = attn(norm(x))  # the plain (no-grad) path
+    torch.testing.assert_close(attn(x, norm=norm), ref)
+    plain = mlp.fc2(torch.nn.functional.gelu(mlp.fc1(norm(x))))
+    torch.testing.assert_close(mlp(x, norm=norm), plain)
