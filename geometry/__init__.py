@@ -21,6 +21,7 @@ from geometry.cameras import (
     unproject,
     world_to_camera,
 )
+from geometry.procrustes import kabsch, procrustes, similarity_align
 from geometry.triangulation import triangulate
 
 __all__ = [
@@ -40,6 +41,9 @@ __all__ = [
     "project",
     "projection_matrix",
     "triangulate",
+    "kabsch",
+    "procrustes",
+    "similarity_align",
     "undistort_normalized",
     "undistort_points",
     "unproject",
