@@ -21,8 +21,7 @@ class _GeluMlpFunction(torch.autograd.Function):
     activations of the model. Recomputing the GELU in the backward pass (one cheap elementwise
     op) drops one of them, about 40% of KASportsFormer's activation memory, with identical
     values and gradients. Works under autocast: the backward runs in the dtype of the saved
-    activations and returns gradients in each input's dtype. (`models.layers.Mlp` does the same
-    recomputation but its backward fails under autocast, hence this copy.)
+    activations and returns gradients in each input's dtype.
     """
 
     @staticmethod

@@ -13,6 +13,8 @@ Memory notes (these matter at T = 243, where the official code needs > 20 GB for
 
 from __future__ import annotations
 
+import contextlib
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -61,6 +63,17 @@ def _flat(t: torch.Tensor) -> torch.Tensor:
     return t.reshape(-1, t.shape[-1])
 
 
+def _save_amp(ctx: torch.autograd.function.FunctionCtx) -> None:
+    """Remember the forward's autocast state (autograd runs backward outside of it)."""
+    ctx.amp = next(((dev, torch.get_autocast_dtype(dev)) for dev in ("cuda", "cpu")
+                    if torch.is_autocast_enabled(dev)), None)
+
+
+def _amp(ctx: torch.autograd.function.FunctionCtx) -> contextlib.AbstractContextManager:
+    """Backward under the forward's autocast, so bf16 activations meet bf16 weight casts."""
+    return torch.autocast(ctx.amp[0], dtype=ctx.amp[1]) if ctx.amp else contextlib.nullcontext()
+
+
 class _NormLinearFn(torch.autograd.Function):
     """`linear(LN(x))` that stores x and the LN statistics, not the normalised tensor."""
 
@@ -71,17 +84,20 @@ class _NormLinearFn(torch.autograd.Function):
     ) -> torch.Tensor:  # fmt: skip
         y, mean, rstd = _layer_norm(x, norm)
         ctx.norm, ctx.has_bias = norm, b is not None
+        _save_amp(ctx)
         ctx.save_for_backward(x, mean, rstd, w, *norm_params)
         return F.linear(y, w, b)
 
     @staticmethod
     def backward(ctx: torch.autograd.function.FunctionCtx, g: torch.Tensor) -> tuple:
         x, mean, rstd, w, lnw, lnb = ctx.saved_tensors
-        y = _ln_recompute(x, mean, rstd, lnw, lnb)
-        grad_w = _flat(g).t() @ _flat(y)
-        grad_b = _flat(g).sum(0) if ctx.has_bias else None
+        with _amp(ctx):
+            y = _ln_recompute(x, mean, rstd, lnw, lnb)
+            grad_w = _flat(g).t() @ _flat(y)
+            grad_b = _flat(g).sum(0) if ctx.has_bias else None
+            grad_y = (g @ w).to(x.dtype)
         gx, glnw, glnb = torch.ops.aten.native_layer_norm_backward(
-            g @ w, x, ctx.norm.normalized_shape, mean, rstd, lnw, lnb, [True, True, True]
+            grad_y, x, ctx.norm.normalized_shape, mean, rstd, lnw, lnb, [True, True, True]
         )
         return gx, None, grad_w, grad_b, glnw, glnb
 
@@ -101,6 +117,7 @@ class _MlpFn(torch.autograd.Function):
         y, mean, rstd = _layer_norm(x, norm)
         h = F.linear(y, w1, b1)
         ctx.norm, ctx.recompute = norm, h.numel() * h.element_size() > RECOMPUTE_HIDDEN_BYTES
+        _save_amp(ctx)
         saved_h = b1 if ctx.recompute else h  # a placeholder when h is recomputed
         ctx.save_for_backward(x, saved_h, w1, b1, w2, *((mean, rstd, *norm_params) if norm else ()))
         return F.linear(F.gelu(h), w2, b2)
@@ -108,16 +125,17 @@ class _MlpFn(torch.autograd.Function):
     @staticmethod
     def backward(ctx: torch.autograd.function.FunctionCtx, g: torch.Tensor) -> tuple:
         x, h, w1, b1, w2, *ln = ctx.saved_tensors
-        y = _ln_recompute(x, *ln) if ln else x
-        if ctx.recompute:
-            h = F.linear(y, w1, b1)
-        g2 = _flat(g)
-        grad_w2 = g2.t() @ _flat(F.gelu(h))
-        grad_b2 = g2.sum(0)
-        grad_h = torch.ops.aten.gelu_backward(g @ w2, h)
-        grad_w1 = _flat(grad_h).t() @ _flat(y)
-        grad_b1 = _flat(grad_h).sum(0)
-        grad_y = grad_h @ w1
+        with _amp(ctx):
+            y = _ln_recompute(x, *ln) if ln else x
+            if ctx.recompute:
+                h = F.linear(y, w1, b1)
+            g2 = _flat(g)
+            grad_w2 = g2.t() @ _flat(F.gelu(h))
+            grad_b2 = g2.sum(0)
+            grad_h = torch.ops.aten.gelu_backward(g @ w2, h)
+            grad_w1 = _flat(grad_h).t() @ _flat(y)
+            grad_b1 = _flat(grad_h).sum(0)
+            grad_y = (grad_h @ w1).to(x.dtype)
         if not ln:
             return grad_y, None, grad_w1, grad_b1, grad_w2, grad_b2
         mean, rstd, lnw, lnb = ln
@@ -137,6 +155,7 @@ class _HeadsProjFn(torch.autograd.Function):
     def forward(ctx: torch.autograd.function.FunctionCtx, o: torch.Tensor, w: torch.Tensor,
                 b: torch.Tensor) -> torch.Tensor:  # fmt: skip
         n, h, length, d = o.shape
+        _save_amp(ctx)
         ctx.save_for_backward(o, w)
         return F.linear(o.transpose(1, 2).reshape(n, length, h * d), w, b)
 
@@ -145,8 +164,9 @@ class _HeadsProjFn(torch.autograd.Function):
         o, w = ctx.saved_tensors
         n, h, length, d = o.shape
         g2 = _flat(g)
-        grad_w = g2.t() @ o.transpose(1, 2).reshape(n * length, h * d)
-        grad_o = (g @ w).view(n, length, h, d).transpose(1, 2)
+        with _amp(ctx):
+            grad_w = g2.t() @ o.transpose(1, 2).reshape(n * length, h * d)
+            grad_o = (g @ w).view(n, length, h, d).transpose(1, 2).to(o.dtype)
         return grad_o, grad_w, g2.sum(0)
 
 
