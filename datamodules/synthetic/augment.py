@@ -72,16 +72,22 @@ def set_bone_lengths(joints: np.ndarray, lengths: np.ndarray) -> np.ndarray:
 def standing_height(joints: np.ndarray) -> float:
     """Ankle-to-head-top height of the skeleton stood up straight, in metres.
 
-    Mean leg (hip→knee→ankle) plus pelvis→spine→thorax→nose→head, from the median bone lengths
-    over the take, so it is defined for any motion (crawling, rolling). It ignores the small
-    vertical pelvis→hip drop and the foot below the ankle.
+    Mean leg (hip→knee→ankle) plus the hips' drop below the pelvis along the trunk axis plus
+    pelvis→spine→thorax→nose→head, from medians over the take, so it is defined for any motion
+    (crawling, rolling). The foot below the ankle is not counted.
 
     Args:
         joints: `(T, 17, 3)` metres.
     """
-    lengths = np.median(np.linalg.norm(bone_vectors(as_joints(joints)), axis=-1), axis=0)
+    x = as_joints(joints)
+    vec = bone_vectors(x)
+    lengths = np.median(np.linalg.norm(vec, axis=-1), axis=0)
     leg = np.mean([lengths[k - 1] + lengths[a - 1] for k, a in _LEG])
-    return float(leg + sum(lengths[j - 1] for j in _TRUNK))
+    trunk = vec[:, _TRUNK[0] - 1]
+    axis = trunk / np.maximum(np.linalg.norm(trunk, axis=-1, keepdims=True), 1e-12)
+    hips = vec[:, [_LEFT_HIP - 1, _RIGHT_HIP - 1]].mean(axis=1)
+    drop = max(0.0, float(np.median(-(hips * axis).sum(-1))))
+    return float(leg + drop + sum(lengths[j - 1] for j in _TRUNK))
 
 
 def _keep_ground(out: np.ndarray, lowest: float) -> np.ndarray:

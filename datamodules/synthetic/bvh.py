@@ -35,7 +35,7 @@ import numpy as np
 from scipy.spatial.transform import Rotation, Slerp
 
 from datamodules.synthetic.augment import bone_vectors, set_bone_lengths
-from datamodules.synthetic.deepmimic import Y_UP_TO_Z_UP
+from datamodules.synthetic.deepmimic import Y_UP_TO_Z_UP, snap_rate
 from geometry.skeletons import H36M17
 
 UNITS: dict[str, float] = {"m": 1.0, "cm": 0.01, "mm": 0.001, "inch": 0.0254, "cmu": 0.056444}
@@ -132,12 +132,8 @@ class Bvh:
 
     @property
     def fps(self) -> float:
-        """Frame rate in Hz, snapped to a whole number within 0.01 Hz.
-
-        Frame times are written with few digits (CMU `.0083333` is 120 Hz, not 120.0005).
-        """
-        rate = 1.0 / self.frame_time
-        return float(round(rate)) if abs(rate - round(rate)) < 0.01 else rate
+        """Frame rate in Hz (`deepmimic.snap_rate`: CMU `.0083333` s is 120 Hz)."""
+        return snap_rate(1.0 / self.frame_time)
 
     @property
     def num_frames(self) -> int:

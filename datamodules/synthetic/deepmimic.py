@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import json
 import xml.etree.ElementTree as ET
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from pathlib import Path
 
@@ -244,11 +244,19 @@ def parse_clip(path: str | Path) -> DeepMimicClip:
     )
 
 
+def snap_rate(rate: float) -> float:
+    """A frame rate rounded to a whole number of Hz when within 0.01 Hz of it.
+
+    Frame durations are written with few digits (DeepMimic 0.03333 s, CMU BVH .0083333 s).
+    """
+    return float(round(rate)) if abs(rate - round(rate)) < 0.01 else float(rate)
+
+
 def native_fps(clip: DeepMimicClip) -> float:
-    """The clip's frame rate: 1 / the median frame duration (Hz); 30 for a single frame."""
+    """The clip's frame rate: 1 / the median frame duration (Hz, `snap_rate`d); 30 for one frame."""
     if clip.num_frames < 2:
         return 30.0
-    return float(1.0 / np.median(np.diff(clip.times)))
+    return snap_rate(1.0 / np.median(np.diff(clip.times)))
 
 
 def _slerp(times: np.ndarray, rots: Rotation, new: np.ndarray) -> Rotation:
@@ -358,6 +366,8 @@ def load_deepmimic(name_or_path: str | Path, fps: float | None = None) -> tuple[
     clip = parse_clip(path)
     rate = native_fps(clip)
     uneven = clip.num_frames > 1 and np.ptp(np.diff(clip.times)) > 1e-3 / rate
+    if not uneven:  # uniform durations written to 5 digits: the frames are at the whole rate
+        clip = replace(clip, times=np.arange(clip.num_frames) / rate)
     if fps is not None or uneven:
         rate = float(fps) if fps is not None else rate
         clip = resample_clip(clip, rate)
