@@ -8,7 +8,11 @@ from scipy.spatial.transform import Rotation
 from datamodules.synthetic import MOTION_GROUPS, Motion, list_motions, load_motion
 from datamodules.synthetic.augment import standing_height
 from datamodules.synthetic.deepmimic import (
-    CLIP_LAYOUT, Y_UP_TO_Z_UP, clip_path, parse_clip, parse_urdf,
+    CLIP_LAYOUT,
+    Y_UP_TO_Z_UP,
+    clip_path,
+    parse_clip,
+    parse_urdf,
 )
 from geometry.skeletons import H36M17, bone_lengths
 
