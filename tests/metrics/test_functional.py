@@ -267,3 +267,20 @@ def test_inf_and_nan_prediction_raise():
         F.jdr(q[..., :2], q[..., :2], torch.ones(4))
     with pytest.raises(ValueError, match="threshold"):
         F.pck(q, q, threshold=-1.0)
+
+
+@pytest.mark.parametrize("metric", ["pa_mpjpe", "spa_mpjpe"])
+def test_chunked_thread_pool_path_matches_reference(metric, monkeypatch):
+    monkeypatch.setattr(F, "_CHUNK_FRAMES", 8)  # many chunks: the worker-pool path runs
+    threads = torch.get_num_threads()
+    rng = np.random.default_rng(9)
+    pred, target = sample(rng, lead=(5, 6))
+    mask = rng.uniform(size=pred.shape[:-1]) > 0.2
+    got = F.joint_errors(
+        torch.from_numpy(pred), torch.from_numpy(target), metric, torch.from_numpy(mask)
+    ).numpy()
+    np.testing.assert_allclose(got, ref_errors(pred, target, metric, mask), atol=1e-5, rtol=0)
+    assert torch.get_num_threads() == threads  # the temporary single-thread setting is undone
+    x = torch.from_numpy(pred).requires_grad_()
+    (g,) = torch.autograd.grad(getattr(F, metric)(x, torch.from_numpy(target)), x)
+    assert torch.isfinite(g).all() and g.abs().sum() > 0
