@@ -90,17 +90,23 @@ def _largest_root(f: torch.Tensor, det: torch.Tensor, c0: torch.Tensor) -> torch
 
 
 def _rotation_svd(a: torch.Tensor) -> torch.Tensor:
-    """Proper rotation maximising `<R, A>` via SVD, `(..., 3, 3)` → `(..., 3, 3)`."""
-    u, _, vh = torch.linalg.svd(a)
+    """Proper rotation maximising `<R, A>` via SVD, `(..., 3, 3)` → `(..., 3, 3)`.
+
+    A non-finite `A` (NaN at an included point) gives a NaN rotation instead of a LAPACK error.
+    """
+    finite = torch.isfinite(a).all(-1).all(-1)[..., None, None]
+    u, _, vh = torch.linalg.svd(torch.where(finite, a, 0))
     d = torch.where(torch.linalg.det(u @ vh) < 0, -1.0, 1.0).to(a.dtype)
     u = torch.cat((u[..., :2], u[..., 2:] * d[..., None, None]), dim=-1)
-    return u @ vh
+    return torch.where(finite, u @ vh, torch.nan)
 
 
 def _rotation_horn(a: torch.Tensor) -> torch.Tensor:
     """Proper rotation maximising `<R, A>` without an SVD (see module docstring)."""
-    batch = a.shape[:-2]
-    a = a.reshape(-1, 3, 3)
+    batch, dtype = a.shape[:-2], a.dtype
+    # float64 throughout: the quartic's root and the closed form lose ~1/den of the precision,
+    # which float32 cannot spare; the 3×3 matrices are cheap whatever the input precision.
+    a = a.reshape(-1, 3, 3).double()
     ata = a.mT @ a
     f = (a * a).sum((-2, -1))
     cof = _cof(a)
@@ -122,7 +128,7 @@ def _rotation_horn(a: torch.Tensor) -> torch.Tensor:
         bad = ~ok
         r = r.clone() if r.requires_grad else r
         r[bad] = _rotation_svd(a[bad].detach())
-    return r.reshape(*batch, 3, 3)
+    return r.reshape(*batch, 3, 3).to(dtype)
 
 
 def _fit(

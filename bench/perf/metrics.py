@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import statistics
 import time
+from collections.abc import Callable
 
 import numpy as np
 import torch
@@ -119,7 +120,7 @@ def pa_mpjpe_batched(
     return out
 
 
-def _timed(fn: object, repeats: int) -> tuple[float, object]:
+def _timed(fn: Callable[[], object], repeats: int) -> tuple[float, object]:
     times, result = [], None
     for _ in range(repeats):
         start = time.perf_counter()

@@ -206,3 +206,24 @@ def test_bad_input_errors():
         procrustes(a, a, mask=np.ones((4, 17)))
     with pytest.raises(ValueError, match="T, J, 3"):
         procrustes(np.zeros((17, 3)), np.zeros((17, 3)), per="sequence")
+
+
+@pytest.mark.parametrize("method", ["horn", "svd"])
+def test_nan_at_included_point_only_poisons_its_frame(method):
+    rng = np.random.default_rng(10)
+    a, b = poses(rng, 3)
+    a[1, 2, 0] = np.nan
+    aligned, r, s, t = procrustes(a, b, method=method)
+    assert np.isnan(aligned[1]).all() and np.isnan(r[1]).all()
+    assert np.isfinite(aligned[[0, 2]]).all() and np.isfinite(r[[0, 2]]).all()
+
+
+def test_float32_horn_rotation_is_accurate():
+    rng = np.random.default_rng(11)
+    cov = rng.normal(size=(5000, 3, 3)).astype(np.float32)
+    cov[:, :, 2] *= np.float32(1e-3)  # nearly planar: the closed form's denominator is small
+    cov[::2, 0] *= -1
+    r32 = _rotation_horn(torch.from_numpy(cov))
+    assert r32.dtype == torch.float32
+    ref = _rotation_svd(torch.from_numpy(cov).double())
+    np.testing.assert_allclose(r32.double(), ref, atol=2e-6)
