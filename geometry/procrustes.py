@@ -39,7 +39,7 @@ _METHODS = ("horn", "svd")
 # those (near-degenerate) frames use the SVD instead.
 _DEGENERATE_RTOL = 1e-6
 _NEWTON_MAX_ITERS = 100
-_NEWTON_FULL_ITERS = 7
+_NEWTON_FULL_ITERS = 9
 
 
 def _to_torch(x: Array | None, dtype: torch.dtype | None = None) -> torch.Tensor | None:
@@ -69,7 +69,7 @@ def _largest_root(f: torch.Tensor, det: torch.Tensor, c0: torch.Tensor) -> torch
     """Largest root of the Horn quartic by Newton's method (no graph; flattened batch)."""
     eps = torch.finfo(f.dtype).eps
     lam = torch.sqrt(3 * f)
-    # From the upper bound √3·‖A‖ a simple root needs ~6–8 steps to full precision: take them on
+    # From the upper bound √3·‖A‖ a simple root needs ~8–10 steps to full precision: take them on
     # the whole batch without indexing, then finish the stragglers.
     for _ in range(_NEWTON_FULL_ITERS):
         p, dp = _quartic(lam, f, det, c0)
