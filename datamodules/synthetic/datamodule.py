@@ -208,6 +208,18 @@ class SyntheticDataModule(L.LightningDataModule):
                 flip = self.flip and name in ("train", "adapt")
                 self.datasets[name] = ClipDataset(arrays, flip=flip, seed=self.seed)
 
+    def protocol(self) -> dict:
+        """Protocol fields of results on this data (stored in every run record)."""
+        cfg = self.config
+        source = "gt" if cfg["noise"] == "clean" else f"det:synthetic-{cfg['noise']}"
+        return {
+            "dataset": "synthetic", "split": cfg["split"], "source_2d": source,
+            "frames": cfg["frames"], "stride": cfg["test_stride"], "views": cfg["views"],
+            "rig": cfg["rig"], "cameras": cfg["cameras"], "normalisation": cfg["normalisation"],
+            "motions": cfg["motions"], "subjects": cfg["subjects"], "fps": cfg["fps"],
+            "data_seed": cfg["seed"], "cache_key": self.cache_key,
+        }
+
     def _loader(self, name: str, shuffle: bool) -> torch.utils.data.DataLoader:
         if not self.datasets:
             self.setup()

@@ -1,0 +1,63 @@
+"""`liftbench fit` and `liftbench test`: train / evaluate a lifter under a regime."""
+
+from __future__ import annotations
+
+import argparse
+
+from bench.config import compose, describe_groups
+
+EPILOG = """\
+overrides: group choices and dotted keys, e.g.
+  liftbench fit model=motionagformer_xs size=tiny data=synthetic regime=supervised \\
+      regime.loss.w_vel=20 trainer.max_epochs=5 logger=wandb
+config groups (packaged options):
+{groups}
+aliases: size=… (model.size), lifter=… (model.name), epochs=… (trainer.max_epochs)
+"""
+
+
+def _add(sub: argparse._SubParsersAction, name: str, help_text: str) -> argparse.ArgumentParser:
+    p = sub.add_parser(
+        name, help=help_text, description=help_text,
+        epilog=EPILOG.format(groups=describe_groups()),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("overrides", nargs="*", metavar="KEY=VALUE", help="config overrides")
+    p.add_argument("--print-config", action="store_true",
+                   help="print the composed config and exit")
+    return p
+
+
+def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    """Register `fit` and `test`."""
+    fit = _add(sub, "fit", "train a lifter, then evaluate its best checkpoint (writes a record)")
+    fit.set_defaults(func=_fit)
+    test = _add(sub, "test", "evaluate a checkpoint (ckpt_path=…) on the test set "
+                             "(writes a record)")
+    test.set_defaults(func=_test)
+    return fit
+
+
+def _run(args: argparse.Namespace, stage: str) -> int:
+    cfg = compose(args.overrides)
+    from bench import runner
+
+    if args.print_config:
+        runner.print_config(cfg)
+        return 0
+    path = runner.run_fit(cfg) if stage == "fit" else runner.run_test(cfg)
+    if path is not None and path.exists():
+        from leaderboard.records import read_record
+
+        rec = read_record(path)
+        shown = ", ".join(f"{k} {v:.2f}" for k, v in rec.metrics.items() if v == v)
+        print(f"test: {shown} (mm)\nrecord: {path}")
+    return 0
+
+
+def _fit(args: argparse.Namespace) -> int:
+    return _run(args, "fit")
+
+
+def _test(args: argparse.Namespace) -> int:
+    return _run(args, "test")

@@ -1,0 +1,46 @@
+"""`liftbench predict`: lift a 2D keypoint file with a trained checkpoint."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+
+def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    """Register `predict`."""
+    p = sub.add_parser(
+        "predict", help="lift a 2D keypoint file (npz/JSON) to 3D with a checkpoint",
+        description="Lift a 2D keypoint file to 3D poses with a `liftbench fit` checkpoint. "
+        "Writes OUT.npz and OUT.json (pose3d (V, T, 17, 3), normalised 2.5D units) and, with "
+        "--render, PNG frames, a GIF or an MP4 of the 2D input beside the 3D prediction.",
+    )
+    p.add_argument("checkpoint", type=Path, help="checkpoint (runs/<run>/checkpoints/best.ckpt)")
+    p.add_argument("keypoints", type=Path, help="2D keypoints: .npz (as `data synth`) or .json")
+    p.add_argument("--out", type=Path, default=None,
+                   help="output stem (default: <keypoints stem>_3d beside the input)")
+    p.add_argument("--no-flip", action="store_true", help="disable test-time flip averaging")
+    p.add_argument("--render", type=Path, default=None, metavar="PATH",
+                   help="also draw it: a .gif, .mp4 (needs ffmpeg) or a folder of PNG frames")
+    p.add_argument("--view", type=int, default=0, help="view to render (default 0)")
+    p.add_argument("--every", type=int, default=1, help="render every N-th frame (default 1)")
+    p.set_defaults(func=_run)
+    return p
+
+
+def _run(args: argparse.Namespace) -> int:
+    from bench.predict import predict_file, save_prediction
+
+    result = predict_file(args.checkpoint, args.keypoints, flip=False if args.no_flip else None)
+    out = args.out or args.keypoints.with_name(args.keypoints.stem + "_3d")
+    paths = save_prediction(result, out)
+    v, t = result["pose3d"].shape[:2]
+    print(f"lifted {v} view(s) x {t} frames with {result['lifter']} "
+          f"(flip TTA {'on' if result['flip_tta'] else 'off'})")
+    if args.render is not None:
+        from bench.render import render_prediction
+
+        drawn = render_prediction(result, args.render, view=args.view, every=args.every)
+        paths.append(drawn[0] if len(drawn) == 1 else args.render)
+    for path in paths:
+        print(f"wrote {path}")
+    return 0

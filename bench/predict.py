@@ -1,0 +1,209 @@
+"""`liftbench predict`: a trained checkpoint + a 2D keypoint file → 3D poses.
+
+Input files (pixels; confidence optional, 1.0 when absent):
+- `.npz` as `liftbench data synth` writes (`pose2d (V, T, J, 3)`, `image_size (V, 2)`), or any
+  npz with `pose2d`/`keypoints` `(T, J, 2|3)` or `(V, T, J, 2|3)` and `image_size` `(2,)` (W, H)
+  or `(V, 2)`; an optional `joint_set` entry names the joint order (default `h36m17`).
+- `.json`: `{"image_size": [W, H], "joint_set": "h36m17", "keypoints": T×J×(2|3)}` (or V×T×J×…),
+  as `save_prediction` / this module's `save_keypoints_json` write.
+
+Outputs: `pose3d (V, T, 17, 3)` in the normalised 2.5D units of DESIGN.md (root-relative, x and y
+in width-normalised image units, z on the same scale: multiply by a per-frame mm factor for
+metric poses, which needs the camera and the root depth), as `.npz` and `.json`.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from bench.checkpoints import load_lifter_weights, read_checkpoint
+from bench.regimes.base import build_lifter_for
+from geometry.cameras import normalize_screen
+from geometry.skeletons import convert, get_joint_set
+from models.flip import flip_average
+
+ROOT = 0
+
+
+def _as_views(kp: np.ndarray, argument: str) -> np.ndarray:
+    kp = np.asarray(kp, dtype=np.float64)
+    if kp.ndim == 3:
+        kp = kp[None]
+    if kp.ndim != 4 or kp.shape[-1] not in (2, 3) or kp.shape[1] == 0:
+        raise ValueError(
+            f"{argument} must have shape (T, J, 2|3) or (V, T, J, 2|3) with T >= 1 (pixels, "
+            f"optional confidence), got {kp.shape}"
+        )
+    if kp.shape[-1] == 2:
+        kp = np.concatenate([kp, np.ones(kp.shape[:-1] + (1,))], -1)
+    return kp
+
+
+def load_keypoints(path: str | Path) -> dict[str, Any]:
+    """Read a 2D keypoint file (see the module docstring).
+
+    Returns:
+        `{"keypoints": (V, T, J, 3) px + confidence, "image_size": (V, 2), "joint_set": str}`.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"2D keypoint file {path} not found")
+    if path.suffix == ".npz":
+        with np.load(path, allow_pickle=False) as f:
+            key = "pose2d" if "pose2d" in f.files else "keypoints" if "keypoints" in f.files \
+                else None
+            if key is None or "image_size" not in f.files:
+                raise ValueError(
+                    f"{path}: an npz keypoint file needs 'pose2d' (or 'keypoints') and "
+                    f"'image_size'; it has {sorted(f.files)}"
+                )
+            kp, size = f[key], f["image_size"]
+            joint_set = str(f["joint_set"]) if "joint_set" in f.files else "h36m17"
+        argument = f"{path.name}:{key}"
+    elif path.suffix == ".json":
+        data = json.loads(path.read_text())
+        if not isinstance(data, dict) or "keypoints" not in data or "image_size" not in data:
+            raise ValueError(f"{path}: a JSON keypoint file needs 'keypoints' and 'image_size'")
+        kp, size = np.asarray(data["keypoints"], dtype=np.float64), data["image_size"]
+        joint_set = data.get("joint_set", "h36m17")
+        argument = f"{path.name}:keypoints"
+    else:
+        raise ValueError(f"{path}: unsupported keypoint file type {path.suffix!r} (use .npz/.json)")
+    kp = _as_views(kp, argument)
+    size = np.asarray(size, dtype=np.float64).reshape(-1, 2)
+    if size.shape[0] == 1:
+        size = np.repeat(size, kp.shape[0], 0)
+    if size.shape[0] != kp.shape[0] or (size <= 0).any():
+        raise ValueError(
+            f"{path}: image_size must be (2,) or (V, 2) positive (W, H) with V = {kp.shape[0]}, "
+            f"got {size.tolist()}"
+        )
+    js = get_joint_set(joint_set)
+    if kp.shape[2] != js.num_joints:
+        raise ValueError(
+            f"{argument}: {kp.shape[2]} joints per frame, but joint set {js.name!r} has "
+            f"{js.num_joints} (set 'joint_set' in the file to the detector's order)"
+        )
+    return {"keypoints": kp, "image_size": size, "joint_set": js.name}
+
+
+def fill_missing(kp: np.ndarray) -> np.ndarray:
+    """Replace NaN/inf 2D joints by interpolation over time (confidence set to 0).
+
+    Args:
+        kp: `(T, J, 3)` pixels + confidence.
+
+    Returns:
+        `(T, J, 3)` finite keypoints; a joint never seen takes the frame's mean of seen joints.
+    """
+    kp = kp.copy()
+    bad = ~np.isfinite(kp[..., :2]).all(-1)
+    if bad.all():
+        raise ValueError("every keypoint of the sequence is missing (NaN): nothing to lift")
+    frames = np.arange(kp.shape[0])
+    for j in range(kp.shape[1]):
+        ok = ~bad[:, j]
+        if ok.any() and not ok.all():
+            for c in range(2):
+                kp[~ok, j, c] = np.interp(frames[~ok], frames[ok], kp[ok, j, c])
+    # a joint never seen at all: the frame's mean of the others (every frame has one by now,
+    # since some joint was seen somewhere and was interpolated over all frames)
+    never = bad.all(0)
+    if never.any():
+        kp[:, never, :2] = kp[:, ~never, :2].mean(1, keepdims=True)
+    kp[..., 2] = np.where(bad, 0.0, np.nan_to_num(kp[..., 2], nan=0.0))
+    return kp
+
+
+def load_lifter_from_checkpoint(path: str | Path) -> tuple[torch.nn.Module, dict[str, Any]]:
+    """The lifter of a `liftbench fit` checkpoint (weights loaded, eval mode) and its hparams."""
+    ckpt = read_checkpoint(path)
+    hp = ckpt.get("hyper_parameters") or {}
+    if "lifter" not in hp:
+        raise ValueError(
+            f"{path} is not a liftbench checkpoint (no hyper_parameters.lifter); load plain "
+            f"weights with bench.checkpoints.load_lifter_weights into create_lifter(...)"
+        )
+    lifter = build_lifter_for(hp["lifter"], hp.get("size", "paper"),
+                              dict(hp.get("lifter_kwargs") or {}), hp.get("frames"))
+    load_lifter_weights(lifter, ckpt)
+    return lifter.eval(), hp
+
+
+@torch.no_grad()
+def lift_sequence(lifter: torch.nn.Module, x: np.ndarray, flip: bool = True,
+                  batch_size: int = 64) -> np.ndarray:
+    """Lift a whole sequence window by window.
+
+    Windows of the lifter's T (`max_frames`, or the whole sequence for frame-wise lifters) are
+    laid end to end; the last one is aligned to the sequence end and only its new frames are kept.
+
+    Args:
+        lifter: a lifter in eval mode.
+        x: `(T, 17, 3)` width-normalised 2D + confidence.
+        flip: average with the mirrored input (test-time flip).
+        batch_size: windows per forward pass.
+
+    Returns:
+        `(T, 17, 3)` root-relative 2.5D.
+    """
+    total = x.shape[0]
+    win = min(getattr(lifter, "max_frames", None) or total, total)
+    starts = list(range(0, total - win + 1, win))
+    if starts[-1] + win < total:
+        starts.append(total - win)
+    dtype = next(lifter.parameters()).dtype
+    clips = torch.as_tensor(np.stack([x[s : s + win] for s in starts]), dtype=dtype)
+    outs = []
+    for chunk in clips.split(batch_size):
+        pred = flip_average(lifter, chunk) if flip else lifter(chunk)
+        outs.append(pred - pred[..., ROOT : ROOT + 1, :])
+    pred = torch.cat(outs).double().numpy()
+    out = np.zeros((total, 17, 3))
+    for s, p in zip(starts, pred, strict=True):
+        out[s : s + win] = p  # the end-aligned window overwrites only the tail
+    return out
+
+
+def predict_file(ckpt_path: str | Path, keypoints_path: str | Path,
+                 flip: bool | None = None) -> dict[str, Any]:
+    """Checkpoint + 2D file → `{"pose3d": (V, T, 17, 3) 2.5D, "input": (V, T, 17, 3), …}`."""
+    lifter, hp = load_lifter_from_checkpoint(ckpt_path)
+    data = load_keypoints(keypoints_path)
+    kp = data["keypoints"]
+    if data["joint_set"] != "h36m17":
+        kp = convert(kp, data["joint_set"], "h36m17", has_confidence=True)
+    flip = bool(hp.get("flip_tta", True)) if flip is None else flip
+    views, inputs = [], []
+    for v in range(kp.shape[0]):
+        filled = fill_missing(kp[v])
+        x = filled.copy()
+        x[..., :2] = normalize_screen(filled[..., :2], data["image_size"][v])
+        inputs.append(filled)
+        views.append(lift_sequence(lifter, x, flip=flip))
+    return {
+        "pose3d": np.stack(views), "pose2d": np.stack(inputs), "image_size": data["image_size"],
+        "lifter": hp["lifter"], "flip_tta": flip,
+        "units": "normalised 2.5D (root-relative, image-width units; DESIGN.md)",
+    }
+
+
+def save_prediction(result: dict[str, Any], out: str | Path) -> list[Path]:
+    """Write `<out>.npz` and `<out>.json` (the same 3D poses) and return their paths."""
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    stem = out.with_suffix("") if out.suffix in (".npz", ".json") else out
+    npz, js = stem.with_suffix(".npz"), stem.with_suffix(".json")
+    np.savez_compressed(npz, pose3d=result["pose3d"], pose2d=result["pose2d"],
+                        image_size=result["image_size"], lifter=result["lifter"],
+                        units=result["units"])
+    js.write_text(json.dumps({
+        "lifter": result["lifter"], "flip_tta": result["flip_tta"], "units": result["units"],
+        "joint_set": "h36m17", "pose3d": np.round(result["pose3d"], 6).tolist(),
+    }))
+    return [npz, js]

@@ -1,0 +1,208 @@
+"""The regime base: a LightningModule that wraps any registered lifter.
+
+Subclasses implement `training_step` (their losses). The base owns what every regime shares:
+building the lifter, the optimiser and the papers' schedules, test-time flip, and evaluation in
+millimetres (`val/…`, `test/…`) with per-action breakdowns.
+
+Evaluation protocol (MotionBERT / MotionAGFormer / KASportsFormer): prediction and target are
+made root-relative, multiplied by the clip's per-frame 2.5D `factor` (mm per normalised unit) and
+compared; so a perfect prediction scores exactly 0 (comparing with the true camera-frame
+millimetres instead would add the weak-perspective error of the 2.5D convention, DESIGN.md).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import lightning as L
+import torch
+
+from bench.evaluation import EvalMetrics
+from models import create_lifter
+from models.flip import flip_average
+
+ROOT = 0
+
+
+def flatten_views(batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """Fold a multi-view batch `(B, V, ...)` into single-view `(B·V, ...)` for evaluation."""
+    x = batch["input"]
+    if x.ndim == 4:
+        return batch
+    b, v = x.shape[:2]
+    out = {}
+    for key in ("input", "target", "factor", "valid", "target_mm"):
+        if key in batch:
+            out[key] = batch[key].flatten(0, 1)
+    for key in ("action", "subject"):
+        if key in batch:
+            out[key] = batch[key].repeat_interleave(v)
+    if "index" in batch:
+        out["index"] = (batch["index"][:, None] * v + torch.arange(v, device=x.device)).flatten()
+    return out
+
+
+FRAME_KWARGS = ("n_frames", "maxlen")  # how the sequence lifters name their built T
+
+
+def build_lifter_for(name: str, size: str, kwargs: dict[str, Any],
+                     frames: int | None) -> torch.nn.Module:
+    """`create_lifter(name, size, **kwargs)`, rebuilt for `frames` when it was built for fewer.
+
+    An explicit frame count in `kwargs` is respected; if it is too small the error says so.
+    """
+    lifter = create_lifter(name, size=size, **kwargs)
+    built = getattr(lifter, "max_frames", None)
+    if frames is None or built is None or built >= frames:
+        return lifter
+    explicit = [k for k in FRAME_KWARGS if k in kwargs]
+    if explicit:
+        raise ValueError(
+            f"lifter {name!r} is built for T={built} ({explicit[0]}={kwargs[explicit[0]]}) but the "
+            f"data clips have T={frames}: set model.kwargs.{explicit[0]}={frames} or "
+            f"data.kwargs.frames={built}"
+        )
+    import inspect
+
+    params = inspect.signature(type(lifter).__init__).parameters
+    for key in FRAME_KWARGS:
+        if key in params:
+            return create_lifter(name, size=size, **{**kwargs, key: frames})
+    raise ValueError(
+        f"lifter {name!r} accepts at most T={built} frames but the data clips have T={frames}; "
+        f"set data.kwargs.frames={built}"
+    )
+
+
+class LiftingRegime(L.LightningModule):
+    """Base LightningModule of all regimes.
+
+    Args:
+        lifter: registry name of the lifter (`liftbench models`).
+        size: `"paper"` or `"tiny"`.
+        lifter_kwargs: constructor overrides of the lifter.
+        optim: optimiser and schedule settings (`bench/configs/regime/*.yaml`, key `optim`).
+        loss: loss weights of the regime (key `loss`).
+        flip_augment: random horizontal flips of training clips (done by the DataModule; recorded).
+        flip_tta: test-time flip averaging.
+        action_names: names of the evaluation groups (per-action breakdown).
+        joints_eval: joint indices that enter the metrics (default all).
+        frames: clip length T of the data; a lifter built for fewer frames (e.g. a tiny
+            MotionAGFormer with `n_frames=9`) is rebuilt for T unless its frame count was set
+            explicitly in `lifter_kwargs`.
+    """
+
+    regime_name = "base"
+
+    def __init__(
+        self,
+        lifter: str,
+        size: str = "paper",
+        lifter_kwargs: dict[str, Any] | None = None,
+        optim: dict[str, Any] | None = None,
+        loss: dict[str, Any] | None = None,
+        flip_augment: bool = True,
+        flip_tta: bool = True,
+        action_names: list[str] | None = None,
+        joints_eval: list[int] | None = None,
+        frames: int | None = None,
+    ) -> None:
+        super().__init__()
+        self.save_hyperparameters()
+        self.hparams["lifter_name"] = lifter
+        self.lifter = build_lifter_for(lifter, size, lifter_kwargs or {}, frames)
+        self.optim_cfg = dict(optim or {})
+        self.loss_cfg = dict(loss or {})
+        self.flip_tta = flip_tta
+        self.action_names = list(action_names or ["all"])
+        self.joints_eval = list(joints_eval) if joints_eval is not None else None
+        self.val_metrics = EvalMetrics(len(self.action_names), joints=self.joints_eval)
+        self.test_metrics = EvalMetrics(len(self.action_names), joints=self.joints_eval)
+        self.last_test_results: dict[str, Any] = {}
+
+    # ----------------------------------------------------------------------------- inference
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Lift `(B, T, J, 3)` normalised 2D + confidence to `(B, T, J, 3)` 2.5D."""
+        return self.lifter(x)
+
+    def predict_pose(self, x: torch.Tensor) -> torch.Tensor:
+        """Evaluation-time prediction: flip-averaged when `flip_tta`, root set to 0."""
+        pred = flip_average(self.lifter, x) if self.flip_tta else self.lifter(x)
+        return pred - pred[..., ROOT : ROOT + 1, :]
+
+    # ----------------------------------------------------------------------------- evaluation
+    def _eval_step(self, batch: dict[str, torch.Tensor], metrics: EvalMetrics) -> None:
+        batch = flatten_views(batch)
+        pred = self.predict_pose(batch["input"])
+        target = batch["target"] - batch["target"][..., ROOT : ROOT + 1, :]
+        scale = batch["factor"][..., None, None]
+        groups = batch.get("action")
+        if groups is None:
+            groups = torch.zeros(pred.shape[0], dtype=torch.long, device=pred.device)
+        metrics.update(pred * scale, target * scale, mask=batch.get("valid"), groups=groups)
+
+    def validation_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> None:
+        """Accumulate the validation metrics."""
+        self._eval_step(batch, self.val_metrics)
+
+    def test_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> None:
+        """Accumulate the test metrics."""
+        self._eval_step(batch, self.test_metrics)
+
+    def _log_metrics(self, stage: str, metrics: EvalMetrics) -> dict[str, Any]:
+        results = metrics.compute(self.action_names)
+        metrics.reset()
+        for name, value in results["overall"].items():
+            if math.isfinite(value):
+                self.log(f"{stage}/{name}", value, prog_bar=name in ("mpjpe", "pa_mpjpe"),
+                         sync_dist=False, rank_zero_only=False)
+        return results
+
+    def on_validation_epoch_end(self) -> None:
+        """Compute (DDP-synchronised), log `val/<metric>` and reset."""
+        self._log_metrics("val", self.val_metrics)
+
+    def on_test_epoch_end(self) -> None:
+        """Compute, log `test/<metric>`, keep the per-action breakdown for the run record."""
+        self.last_test_results = self._log_metrics("test", self.test_metrics)
+
+    # ----------------------------------------------------------------------------- optimisation
+    def configure_optimizers(self) -> Any:
+        """AdamW with the papers' schedules.
+
+        `exponential` (MotionBERT / MotionAGFormer): lr × `lr_decay` after every epoch.
+        `warmup_plateau` (KASportsFormer): linear warm-up over `warmup_epochs`, then halve the lr
+        when `val/mpjpe` stops improving for `plateau_patience` epochs.
+        """
+        cfg = self.optim_cfg
+        name = cfg.get("name", "adamw")
+        if name != "adamw":
+            raise ValueError(f"regime.optim.name must be 'adamw', got {name!r}")
+        opt = torch.optim.AdamW(
+            self.parameters(), lr=float(cfg.get("lr", 5e-4)),
+            weight_decay=float(cfg.get("weight_decay", 0.01)),
+        )
+        schedule = cfg.get("schedule", "exponential")
+        if schedule == "exponential":
+            sched = torch.optim.lr_scheduler.ExponentialLR(opt, gamma=float(cfg.get("lr_decay",
+                                                                                    0.99)))
+            return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "epoch"}}
+        if schedule == "warmup_plateau":
+            warm = int(cfg.get("warmup_epochs", 0))
+            plateau = torch.optim.lr_scheduler.ReduceLROnPlateau(
+                opt, mode="min", factor=float(cfg.get("plateau_factor", 0.5)),
+                patience=int(cfg.get("plateau_patience", 5)),
+            )
+            scheds = [{"scheduler": plateau, "interval": "epoch", "monitor": "val/mpjpe",
+                       "strict": False}]
+            if warm > 0:
+                lin = torch.optim.lr_scheduler.LambdaLR(opt, lambda e: min(1.0, (e + 1) / warm))
+                scheds.insert(0, {"scheduler": lin, "interval": "epoch"})
+            return [opt], scheds
+        if schedule == "constant":
+            return opt
+        raise ValueError(
+            f"regime.optim.schedule must be exponential | warmup_plateau | constant, got "
+            f"{schedule!r}"
+        )

@@ -1,0 +1,251 @@
+"""`fit` and `test` as a user runs them: config → DataModule + regime → Trainer → run record.
+
+Every `fit` trains, then evaluates its best checkpoint on the test set; every `test` evaluates a
+checkpoint. Each writes one JSON run record (`leaderboard/records.py`) from global rank 0. A run
+resumed from its checkpoint keeps its run id and its wandb run id (both stored in the checkpoint),
+so it still ends with exactly one record and one wandb run.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import secrets
+import subprocess
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import lightning as L
+import torch
+from lightning.pytorch.callbacks import Callback, ModelCheckpoint
+from omegaconf import DictConfig, OmegaConf
+
+from bench.checkpoints import read_checkpoint
+from bench.config import config_hash, save_config, to_container
+from bench.logging_setup import build_logger, wandb_run_id
+from bench.regimes import regime_class
+from datamodules.registry import create_datamodule
+from leaderboard.records import RunRecord, write_record
+
+STATE_KEY = "liftbench"
+
+
+def git_commit() -> str | None:
+    """The repository's HEAD commit (None outside a git checkout)."""
+    try:
+        out = subprocess.run(
+            ["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5,
+            cwd=Path(__file__).resolve().parent,
+        )
+        return out.stdout.strip() or None
+    except (OSError, subprocess.SubprocessError):
+        return None
+
+
+def hardware() -> dict[str, Any]:
+    """Device facts stored with every record."""
+    gpus = [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())]
+    return {
+        "device": "cuda" if gpus else "cpu", "gpus": gpus, "cpu": platform.processor() or
+        platform.machine(), "cpu_count": os.cpu_count(), "torch": torch.__version__,
+        "python": platform.python_version(),
+    }
+
+
+def new_run_id(cfg: DictConfig) -> str:
+    """`<lifter>-<regime>-<data>-<UTC time>-<random>`; unique across machines."""
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
+    name = cfg.run_name or f"{cfg.model.name}-{cfg.regime.name}-{cfg.data.name}"
+    return f"{name}-{stamp}-{secrets.token_hex(3)}"
+
+
+class RunState(Callback):
+    """Stores the run id and the wandb run id in every checkpoint (for resuming)."""
+
+    def __init__(self, run_id: str, logger: Any) -> None:
+        self.run_id, self.logger = run_id, logger
+
+    def on_save_checkpoint(self, trainer: L.Trainer, pl_module: L.LightningModule,
+                           checkpoint: dict[str, Any]) -> None:
+        """Add `{"run_id", "wandb_id"}` under the `liftbench` key."""
+        checkpoint[STATE_KEY] = {"run_id": self.run_id, "wandb_id": wandb_run_id(self.logger)}
+
+
+class RecordWriter(Callback):
+    """Writes the run record at the end of `trainer.test` (global rank 0 only)."""
+
+    def __init__(self, cfg: DictConfig, run_id: str, kind: str, started: float,
+                 protocol: dict[str, Any]) -> None:
+        self.cfg, self.run_id, self.kind, self.started = cfg, run_id, kind, started
+        self.protocol = protocol
+        # Known up front: under ddp_spawn the parent process never sees the callback's state.
+        self.path = Path(cfg.results_dir) / f"{run_id}.json"
+
+    def on_test_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        """Build the record from the regime's `last_test_results` and write it atomically."""
+        if trainer.global_rank != 0:
+            return
+        results = pl_module.last_test_results
+        regime = self.cfg.regime
+        record = RunRecord(
+            run_id=self.run_id,
+            kind=self.kind,
+            created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            lifter={"name": self.cfg.model.name, "size": self.cfg.model.size,
+                    "params": sum(p.numel() for p in pl_module.lifter.parameters()),
+                    "kwargs": to_container(self.cfg)["model"]["kwargs"]},
+            regime={"name": regime.name, "loss_weights": to_container(self.cfg)["regime"]
+                    .get("loss", {})},
+            protocol=self.protocol,
+            metrics=results["overall"],
+            groups={"action": results["groups"]},
+            seed=int(self.cfg.seed),
+            git_commit=git_commit(),
+            config_hash=config_hash(self.cfg),
+            config=to_container(self.cfg),
+            wall_time_s=round(time.time() - self.started, 3),
+            hardware={**hardware(), "world_size": trainer.world_size,
+                      "precision": str(trainer.precision)},
+            sweep=to_container(self.cfg).get("sweep"),
+        )
+        write_record(record, self.cfg.results_dir)
+
+
+def build_datamodule(cfg: DictConfig) -> L.LightningDataModule:
+    """The DataModule of `cfg.data` (batch size, workers and seed from the config)."""
+    kwargs = to_container(cfg)["data"].get("kwargs", {})
+    kwargs.setdefault("batch_size", int(cfg.data.batch_size))
+    kwargs.setdefault("num_workers", int(cfg.trainer.num_workers))
+    kwargs.setdefault("seed", int(cfg.seed))
+    return create_datamodule(cfg.data.name, **kwargs)
+
+
+def protocol_fields(cfg: DictConfig, dm: Any, module: Any) -> dict[str, Any]:
+    """The protocol fields of a record (what makes two numbers comparable)."""
+    if hasattr(dm, "protocol"):
+        proto = dict(dm.protocol())
+    else:
+        proto = {"dataset": cfg.data.name, "split": "default", "source_2d": "unknown",
+                 "frames": None, "stride": None}
+    joints = module.joints_eval if module.joints_eval is not None else list(range(17))
+    proto.update({"flip_tta": bool(module.flip_tta), "joints_evaluated": joints,
+                  "averaging": "frame", "units": "mm",
+                  "scale": "2.5D x factor (MotionBERT protocol)"})
+    return proto
+
+
+def build_module(cfg: DictConfig, dm: Any) -> L.LightningModule:
+    """The regime's LightningModule around the configured lifter."""
+    regime = to_container(cfg)["regime"]
+    cls = regime_class(regime.pop("name"))
+    return cls(
+        lifter=cfg.model.name,
+        size=cfg.model.size,
+        lifter_kwargs=to_container(cfg)["model"]["kwargs"],
+        action_names=list(getattr(dm, "action_names", []) or ["all"]),
+        frames=getattr(dm, "frames", None),
+        **regime,
+    )
+
+
+def build_trainer(cfg: DictConfig, run_dir: Path, callbacks: list[Callback],
+                  logger: Any) -> L.Trainer:
+    """A Lightning Trainer from `cfg.trainer` (our DataModules shard data themselves)."""
+    t = cfg.trainer
+    return L.Trainer(
+        accelerator=t.accelerator, devices=t.devices, num_nodes=t.num_nodes, strategy=t.strategy,
+        precision=t.precision, max_epochs=t.max_epochs, max_steps=t.max_steps,
+        limit_train_batches=t.limit_train_batches, limit_val_batches=t.limit_val_batches,
+        val_check_interval=t.val_check_interval,
+        check_val_every_n_epoch=t.check_val_every_n_epoch,
+        gradient_clip_val=t.gradient_clip_val, accumulate_grad_batches=t.accumulate_grad_batches,
+        log_every_n_steps=t.log_every_n_steps, deterministic=t.deterministic,
+        default_root_dir=str(run_dir), logger=logger, callbacks=callbacks,
+        use_distributed_sampler=False, enable_model_summary=False,
+        num_sanity_val_steps=0,
+    )
+
+
+def _resume_state(cfg: DictConfig) -> dict[str, Any]:
+    if not cfg.ckpt_path:
+        return {}
+    return dict(read_checkpoint(cfg.ckpt_path).get(STATE_KEY) or {})
+
+
+def run_fit(cfg: DictConfig) -> Path | None:
+    """Train, then test the best checkpoint; returns the record path (on rank 0)."""
+    started = time.time()
+    L.seed_everything(int(cfg.seed), workers=True, verbose=False)
+    state = _resume_state(cfg)
+    run_id = state.get("run_id") or new_run_id(cfg)
+    run_dir = Path(cfg.output_dir) / run_id
+    save_config(cfg, run_dir / "config.yaml")
+    dm = build_datamodule(cfg)
+    dm.prepare_data()
+    dm.setup("fit")
+    module = build_module(cfg, dm)
+    logger = build_logger(cfg, run_dir, run_id, state.get("wandb_id"))
+    every = cfg.trainer.get("ckpt_every_n_steps") or None
+    ckpt = ModelCheckpoint(
+        dirpath=run_dir / "checkpoints", filename="best", monitor=cfg.trainer.monitor,
+        mode="min", save_last=every is None, save_top_k=1,
+    )
+    callbacks = [ckpt, RunState(run_id, logger)]
+    if every:
+        # A monitored ModelCheckpoint saves nothing before the first validation, so mid-epoch
+        # `last.ckpt`s come from a second, unmonitored callback.
+        callbacks.append(ModelCheckpoint(
+            dirpath=run_dir / "checkpoints", filename="last", monitor=None, save_top_k=1,
+            every_n_train_steps=int(every), enable_version_counter=False,
+        ))
+    writer = RecordWriter(cfg, run_id, "fit", started, protocol_fields(cfg, dm, module))
+    trainer = build_trainer(cfg, run_dir, [*callbacks, writer], logger)
+    trainer.fit(module, datamodule=dm, ckpt_path=cfg.ckpt_path or None)
+    best = ckpt.best_model_path or None
+    trainer.test(module, datamodule=dm, ckpt_path=best, verbose=False)
+    _finish_logger(logger)
+    return writer.path
+
+
+def run_test(cfg: DictConfig) -> Path | None:
+    """Evaluate `cfg.ckpt_path` on the test set; returns the record path (on rank 0)."""
+    if not cfg.ckpt_path:
+        raise ValueError("test needs a checkpoint: ckpt_path=runs/<run>/checkpoints/best.ckpt")
+    started = time.time()
+    L.seed_everything(int(cfg.seed), workers=True, verbose=False)
+    ckpt = read_checkpoint(cfg.ckpt_path)
+    saved = (ckpt.get("hyper_parameters") or {}).get("lifter_name")
+    if saved and saved != cfg.model.name:
+        raise ValueError(
+            f"checkpoint {cfg.ckpt_path} was trained with lifter {saved!r}, but model="
+            f"{cfg.model.name} was requested (pass model={saved})"
+        )
+    run_id = f"{(ckpt.get(STATE_KEY) or {}).get('run_id') or new_run_id(cfg)}-test"
+    run_dir = Path(cfg.output_dir) / run_id
+    save_config(cfg, run_dir / "config.yaml")
+    dm = build_datamodule(cfg)
+    dm.prepare_data()
+    dm.setup("test")
+    module = build_module(cfg, dm)
+    logger = build_logger(cfg, run_dir, run_id, None)
+    writer = RecordWriter(cfg, run_id, "test", started, protocol_fields(cfg, dm, module))
+    trainer = build_trainer(cfg, run_dir, [writer], logger)
+    trainer.test(module, datamodule=dm, ckpt_path=cfg.ckpt_path, verbose=False)
+    _finish_logger(logger)
+    return writer.path
+
+
+def _finish_logger(logger: Any) -> None:
+    from lightning.pytorch.loggers import WandbLogger
+
+    if isinstance(logger, WandbLogger):
+        import wandb
+
+        wandb.finish()
+
+
+def print_config(cfg: DictConfig) -> None:
+    """Print the resolved config (used by `--print-config`)."""
+    print(OmegaConf.to_yaml(to_container(cfg)))
