@@ -1,10 +1,6 @@
 import numpy as np
 import pytest
 
-# needs the motion sources (datamodules/synthetic/motion.py, augment.py) of another helper
-pytest.importorskip("datamodules.synthetic.motion")
-pytest.importorskip("datamodules.synthetic.augment")
-
 from bench.cli import main
 from datamodules.synthetic.capture import NPZ_KEYS, load_take
 

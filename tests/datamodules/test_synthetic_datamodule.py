@@ -2,10 +2,6 @@ import time
 
 import numpy as np
 import pytest
-
-# needs the motion sources (datamodules/synthetic/motion.py, augment.py) of another helper
-pytest.importorskip("datamodules.synthetic.motion")
-pytest.importorskip("datamodules.synthetic.augment")
 import torch
 
 from datamodules.registry import create_datamodule
