@@ -18,6 +18,11 @@ Alignments (DESIGN.md "Metric names"):
 
 Validity: `mask` (True = valid), a target joint with any NaN coordinate, and `joints` (the subset
 evaluated, e.g. without nose and head as Suzuki et al.) combine into one `(..., T, J)` mask.
+
+Speed: the Procrustes metrics run in float64 on chunks of frames with the SVD-free solver of
+`geometry.procrustes`. Without autograd, chunks go to a pool of `torch.get_num_threads()`
+workers while torch's intra-op threads are set to 1 for the duration of the call (restored
+after), so other threads of the process see one intra-op thread meanwhile.
 """
 
 from __future__ import annotations
