@@ -27,7 +27,7 @@ def group_of(name: str) -> str | None:
     return next((g for g, names in MOTION_GROUPS.items() if name in names), None)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # array fields: compare `.joints` explicitly
 class Motion:
     """One motion as H36M-17 joints.
 
