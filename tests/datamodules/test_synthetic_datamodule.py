@@ -9,7 +9,7 @@ from datamodules.synthetic import capture
 from datamodules.synthetic.capture import capture_take, iter_takes, resolve_motions
 from datamodules.synthetic.datamodule import SyntheticDataModule
 
-SMALL = dict(motions=["walk", "run"], subjects=2, cameras=3, frames=27, batch_size=16)
+SMALL = dict(motions=["walk", "run"], subjects=2, cameras=3, frames=27, batch_size=8)  # walk: 15 training clips
 
 
 def opencv_project(xc, K, d):
