@@ -76,16 +76,21 @@ def _largest_root(f: torch.Tensor, det: torch.Tensor, c0: torch.Tensor) -> torch
         lam = lam - torch.where(dp > 0, p / torch.where(dp > 0, dp, 1), 0)
     active = torch.arange(lam.numel(), device=lam.device)
     lam_a, f_a, det_a, c0_a = lam, f, det, c0
+    last = torch.full_like(lam, torch.inf)
     for _ in range(_NEWTON_MAX_ITERS):
         p, dp = _quartic(lam_a, f_a, det_a, c0_a)
         step = torch.where(dp > 0, p / torch.where(dp > 0, dp, 1), 0)
-        # A double root (degenerate frame) converges only linearly: keep iterating just those.
-        todo = step.abs() > 8 * eps * lam_a.abs()
+        # Converged: a step at rounding level, or one that no longer shrinks (rounding noise in
+        # P). A double root (degenerate frame) converges only linearly: those keep iterating.
+        todo = (step.abs() > 8 * eps * lam_a.abs()) & (step.abs() < last)
         if not bool(todo.any()):
             break
         lam_a = lam_a - step
         lam[active] = lam_a
-        active, lam_a, f_a, det_a, c0_a = (v[todo] for v in (active, lam_a, f_a, det_a, c0_a))
+        last = step.abs()
+        active, lam_a, f_a, det_a, c0_a, last = (
+            v[todo] for v in (active, lam_a, f_a, det_a, c0_a, last)
+        )
     return lam
 
 
@@ -108,7 +113,7 @@ def _rotation_horn(a: torch.Tensor) -> torch.Tensor:
     # which float32 cannot spare; the 3×3 matrices are cheap whatever the input precision.
     a = a.reshape(-1, 3, 3).double()
     ata = a.mT @ a
-    f = (a * a).sum((-2, -1))
+    f = ata.diagonal(dim1=-2, dim2=-1).sum(-1)
     cof = _cof(a)
     det = (a[:, 0] * cof[:, 0]).sum(-1)
     c0 = 2 * (ata * ata).sum((-2, -1)) - f * f
@@ -122,7 +127,7 @@ def _rotation_horn(a: torch.Tensor) -> torch.Tensor:
     e2 = (lam * lam - f) / 2
     den = lam * e2 - det
     ok = den.detach() > _DEGENERATE_RTOL * f.detach() ** 1.5
-    num = (lam * lam - e2)[:, None, None] * a - a @ a.mT @ a + lam[:, None, None] * cof
+    num = (lam * lam - e2)[:, None, None] * a - a @ ata + lam[:, None, None] * cof
     r = num / torch.where(ok, den, 1)[:, None, None]
     if not bool(ok.all()):
         bad = ~ok
@@ -138,7 +143,16 @@ def _fit(
 
     `w=None` means all points with equal weight (the fast path of the metrics).
     """
-    if w is None:
+    if w is None and a.dtype == torch.float64:
+        # Raw moments minus the centroid products: two fewer passes over the points than
+        # centring first. The cancellation costs (offset/spread)²·eps, ~1e-13 for poses a few
+        # metres from the origin in float64; lower precisions take the centred path below.
+        n = a.shape[-2]
+        avg = torch.full((1, n), 1.0 / n, dtype=a.dtype, device=a.device)
+        ma, mb = (avg @ a)[..., 0, :], (avg @ b)[..., 0, :]  # faster than mean(-2) on CPU
+        cross = b.mT @ a / n - mb[..., :, None] * ma[..., None, :]
+        var = (a * a).sum((-2, -1)) / n - (ma * ma).sum(-1) if scale else None
+    elif w is None:
         ma, mb = a.mean(-2), b.mean(-2)
         ac, bc = a - ma[..., None, :], b - mb[..., None, :]
         cross = bc.mT @ ac / a.shape[-2]

@@ -20,15 +20,13 @@ Validity: `mask` (True = valid), a target joint with any NaN coordinate, and `jo
 evaluated, e.g. without nose and head as Suzuki et al.) combine into one `(..., T, J)` mask.
 
 Speed: the Procrustes metrics run in float64 on chunks of frames with the SVD-free solver of
-`geometry.procrustes`. Without autograd, chunks go to a pool of `torch.get_num_threads()`
-workers while torch's intra-op threads are set to 1 for the duration of the call (restored
-after), so other threads of the process see one intra-op thread meanwhile.
+`geometry.procrustes`. Without autograd, torch's intra-op threads are set to 1 for the duration
+of that loop (restored after), so other threads of the process see one intra-op thread meanwhile.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import torch
@@ -134,20 +132,21 @@ def _aligned_errors(
         return torch.linalg.vector_norm(aligned - qi, dim=-1).to(q.dtype)
 
     starts = range(0, p.shape[0], step)
+    if torch.is_grad_enabled() and p.requires_grad:
+        return torch.cat([chunk(i) for i in starts]).reshape(shape[:-1])
+    out = torch.empty(p.shape[:-1], dtype=q.dtype, device=q.device)
     threads = torch.get_num_threads()
-    if len(starts) < 2 or threads < 2 or (torch.is_grad_enabled() and p.requires_grad):
-        out = [chunk(i) for i in starts]
-    else:
-        # The per-chunk ops are small: intra-op threads spend their time in barriers, and on a
-        # shared CPU one descheduled thread stalls every op (measured up to 10x slower). Whole
-        # chunks on a pool of single-threaded workers keep both cores busy without barriers.
-        torch.set_num_threads(1)
-        try:
-            with ThreadPoolExecutor(threads) as pool:
-                out = list(pool.map(chunk, starts))
-        finally:
-            torch.set_num_threads(threads)
-    return torch.cat(out).reshape(shape[:-1])
+    # The per-chunk ops are small: intra-op threads spend their time in barriers, and on a shared
+    # CPU one descheduled thread stalls every op (measured up to 10x slower). One thread keeps the
+    # speed whatever the load (a pool of Python workers over chunks was faster on an idle
+    # machine but 2-3x slower under load: the workers queue on the GIL).
+    torch.set_num_threads(1)
+    try:
+        for i in starts:
+            out[i : i + step] = chunk(i)
+    finally:
+        torch.set_num_threads(threads)
+    return out.reshape(shape[:-1])
 
 
 def joint_errors(
@@ -177,6 +176,7 @@ def joint_errors(
     if metric not in METRICS:
         raise ValueError(f"metric must be one of {METRICS}, got {metric!r}")
     p, q, valid = _prepare(pred, target, mask, joints)
+    v_all = bool(valid.all())
     if metric == "mpjve":
         if p.shape[-3] < 2:
             raise ValueError(
@@ -184,9 +184,10 @@ def joint_errors(
             )
         p, q = p[..., 1:, :, :] - p[..., :-1, :, :], q[..., 1:, :, :] - q[..., :-1, :, :]
         valid = valid[..., 1:, :] & valid[..., :-1, :]
+        v_all = bool(valid.all())
     elif metric in ("pa_mpjpe", "spa_mpjpe"):
         err = _aligned_errors(p, q, valid, "frame" if metric == "pa_mpjpe" else "sequence")
-        return torch.where(valid, err, torch.nan)
+        return err if v_all else torch.where(valid, err, torch.nan)
     elif metric == "n_mpjpe":
         # Excluded joints are zero here, so plain sums run over the frame's valid joints only.
         pp = (p * p).sum((-2, -1), keepdim=True)
@@ -194,12 +195,14 @@ def joint_errors(
         pos = pp > 0
         p = p * torch.where(pos, pq / torch.where(pos, pp, 1), 0)
     err = torch.linalg.vector_norm(p - q, dim=-1)
-    return torch.where(valid, err, torch.nan)
+    return err if v_all else torch.where(valid, err, torch.nan)
 
 
 def _reduce(err: torch.Tensor, reduction: str) -> torch.Tensor:
     if reduction == "mean":
-        return err.nanmean()
+        total = err.sum()
+        # Nothing excluded (the common case): one pass instead of nanmean's two.
+        return total / err.numel() if bool(torch.isfinite(total)) else err.nanmean()
     return err.nanmean(-1)
 
 

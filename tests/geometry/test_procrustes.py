@@ -54,7 +54,7 @@ def test_matches_reference_per_frame(method):
         np.testing.assert_allclose(aligned[i], ss * a[i] @ rr.T + tt, atol=1e-7)
     np.testing.assert_allclose(np.linalg.det(r), 1.0, atol=1e-12)
     eye = np.broadcast_to(np.eye(3), r.shape)
-    np.testing.assert_allclose(r @ np.swapaxes(r, -1, -2), eye, atol=1e-12)
+    np.testing.assert_allclose(r @ np.swapaxes(r, -1, -2), eye, atol=1e-10)
 
 
 def test_horn_equals_svd_on_many_random_covariances():
