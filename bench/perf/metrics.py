@@ -14,6 +14,7 @@ Targets (issue 2): ours ≥ 10× the loop and ≥ 2× the batched SVD; all three
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import time
 from collections.abc import Callable
@@ -120,13 +121,21 @@ def pa_mpjpe_batched(
     return out
 
 
-def _timed(fn: Callable[[], object], repeats: int) -> tuple[float, object]:
-    times, result = [], None
+def _timed_interleaved(
+    fns: dict[str, Callable[[], object]], repeats: int
+) -> dict[str, tuple[float, object]]:
+    """Median seconds and last result of each function, runs interleaved round-robin.
+
+    Interleaving spreads the load of a shared machine evenly over the implementations compared.
+    """
+    times: dict[str, list[float]] = {k: [] for k in fns}
+    results: dict[str, object] = {}
     for _ in range(repeats):
-        start = time.perf_counter()
-        result = fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times), result
+        for name, fn in fns.items():
+            start = time.perf_counter()
+            results[name] = fn()
+            times[name].append(time.perf_counter() - start)
+    return {k: (statistics.median(v), results[k]) for k, v in times.items()}
 
 
 def run(args: argparse.Namespace) -> dict:
@@ -139,9 +148,19 @@ def run(args: argparse.Namespace) -> dict:
     pred, target = realistic_poses(n, args.seed)
     p_t, q_t = torch.from_numpy(pred), torch.from_numpy(target)
 
-    ours_s, ours_mean = _timed(lambda: float(pa_mpjpe(p_t, q_t)), args.repeats)
-    batched_s, batched = _timed(lambda: pa_mpjpe_batched(pred, target), args.repeats)
-    loop_sub_s, loop = _timed(lambda: pa_mpjpe_loop(pred[:n_loop], target[:n_loop]), 1)
+    load_before = os.getloadavg()[0]
+    timed = _timed_interleaved(
+        {
+            "ours": lambda: float(pa_mpjpe(p_t, q_t)),
+            "batched": lambda: pa_mpjpe_batched(pred, target),
+        },
+        args.repeats,
+    )
+    (ours_s, ours_mean), (batched_s, batched) = timed["ours"], timed["batched"]
+    start = time.perf_counter()
+    loop = pa_mpjpe_loop(pred[:n_loop], target[:n_loop])
+    loop_sub_s = time.perf_counter() - start
+    load_after = os.getloadavg()[0]
     loop_s = loop_sub_s * n / n_loop
 
     ours_frames = pa_mpjpe(p_t, q_t, reduction="none").numpy()
@@ -156,24 +175,27 @@ def run(args: argparse.Namespace) -> dict:
         return "PASS" if ok else "FAIL"
 
     print(f"PA-MPJPE over N = {n:,} poses of 17 joints (float64, mm), "
-          f"torch threads = {torch.get_num_threads()}, median of {args.repeats} runs")  # fmt: skip
+          f"torch threads = {torch.get_num_threads()}, median of {args.repeats} interleaved runs, "
+          f"1-min load average {load_before:.2f} -> {load_after:.2f}")  # fmt: skip
     print(f"  mean PA-MPJPE {ours_mean:.6f} mm")
-    print(f"  ours (Horn quartic, no SVD)      {ours_s:8.3f} s")
+    print(f"  {'ours (Horn quartic, no SVD)':<44}{ours_s:8.3f} s")
     print(
-        f"  batched np.linalg.svd (chunks of {BATCHED_CHUNK}) {batched_s:8.3f} s  "
-        f"speed-up {vs_batched:5.1f}x  (target {TARGET_VS_BATCHED:g}x) {verdict(ok_batched)}"
+        f"  {f'batched np.linalg.svd (chunks of {BATCHED_CHUNK})':<44}{batched_s:8.3f} s  "
+        f"speed-up {vs_batched:5.1f}x (target {TARGET_VS_BATCHED:g}x) {verdict(ok_batched)}"
     )
     print(
-        f"  per-frame np.linalg.svd loop     {loop_s:8.3f} s  speed-up {vs_loop:5.1f}x  "
-        f"(target {TARGET_VS_LOOP:g}x) {verdict(ok_loop)}"
+        f"  {'per-frame np.linalg.svd loop':<44}{loop_s:8.3f} s  "
+        f"speed-up {vs_loop:5.1f}x (target {TARGET_VS_LOOP:g}x) {verdict(ok_loop)}"
     )
     print(
         f"    (loop timed on the first {n_loop:,} poses: {loop_sub_s:.3f} s, extrapolated "
         f"linearly to {n:,})"
     )
-    print(f"  agreement: max |Δ| per frame vs batched {diff_batched:.2e} mm, vs loop "
-          f"{diff_loop:.2e} mm, of the mean {diff_mean:.2e} mm "
-          f"(tolerance {AGREEMENT_MM:g} mm) {verdict(agree)}")  # fmt: skip
+    print(
+        f"  agreement: max |Δ| per frame vs batched {diff_batched:.2e} mm, vs loop "
+        f"{diff_loop:.2e} mm, of the mean {diff_mean:.2e} mm "
+        f"(tolerance {AGREEMENT_MM:g} mm) {verdict(agree)}"
+    )
     return {
         "poses": n, "loop_poses_timed": n_loop, "loop_extrapolated": n_loop < n,
         "pa_mpjpe_mm": ours_mean, "ours_s": ours_s, "batched_svd_s": batched_s,
@@ -183,4 +205,5 @@ def run(args: argparse.Namespace) -> dict:
         "pass_vs_loop": ok_loop, "pass_vs_batched": ok_batched,
         "max_diff_vs_batched_mm": diff_batched, "max_diff_vs_loop_mm": diff_loop,
         "diff_of_mean_mm": diff_mean, "agree": agree,
+        "load_average_before": load_before, "load_average_after": load_after,
     }  # fmt: skip

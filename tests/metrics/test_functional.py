@@ -284,3 +284,19 @@ def test_chunked_thread_pool_path_matches_reference(metric, monkeypatch):
     x = torch.from_numpy(pred).requires_grad_()
     (g,) = torch.autograd.grad(getattr(F, metric)(x, torch.from_numpy(target)), x)
     assert torch.isfinite(g).all() and g.abs().sum() > 0
+
+
+def test_perf_metrics_module_runs_and_agrees(capsys):
+    import argparse
+
+    from bench.perf import metrics as perf
+
+    parser = argparse.ArgumentParser()
+    perf.add_arguments(parser)
+    out = perf.run(parser.parse_args(["--poses", "3000", "--loop-poses", "500", "--repeats", "1"]))
+    assert out["agree"] and out["max_diff_vs_batched_mm"] < 1e-6
+    assert out["loop_extrapolated"] and out["poses"] == 3000
+    assert "extrapolated" in capsys.readouterr().out
+    pred, target = perf.realistic_poses(200, seed=1)
+    ref = ref_errors(pred[None], target[None], "pa_mpjpe", np.ones((1, 200, 17), bool))
+    np.testing.assert_allclose(perf.pa_mpjpe_loop(pred, target), np.nanmean(ref[0], -1), atol=1e-9)
