@@ -321,7 +321,8 @@ def pck(
         joints: indices of the joints evaluated.
 
     Returns:
-        0-dim fraction in [0, 1] of the valid joints that are correct (NaN if none is valid).
+        0-dim percentage in [0, 100] of the valid joints that are correct (NaN if none is
+        valid) — percent, as the 3DHP tables report it.
 
     Raises:
         ValueError: see `joint_errors`; a threshold that is not a finite number ≥ 0.
@@ -329,7 +330,8 @@ def pck(
     if not (np.isfinite(threshold) and threshold >= 0):
         raise ValueError(f"threshold must be a finite number of mm >= 0, got {threshold}")
     err = joint_errors(pred, target, "mpjpe", mask, joints)
-    return _fraction_below(err, torch.tensor([threshold], dtype=err.dtype, device=err.device))[0]
+    thr = torch.tensor([threshold], dtype=err.dtype, device=err.device)
+    return 100.0 * _fraction_below(err, thr)[0]
 
 
 def auc(
@@ -340,11 +342,11 @@ def auc(
 ) -> torch.Tensor:
     """Area under the PCK curve: mean PCK over the thresholds `AUC_THRESHOLDS_MM` (0…150 mm, 31).
 
-    Arguments as `pck`. Returns a 0-dim fraction in [0, 1] (NaN if nothing is valid).
+    Arguments as `pck`. Returns a 0-dim percentage in [0, 100] (NaN if nothing is valid).
     """
     err = joint_errors(pred, target, "mpjpe", mask, joints)
     thr = torch.as_tensor(AUC_THRESHOLDS_MM, dtype=err.dtype, device=err.device)
-    return _fraction_below(err, thr).mean()
+    return 100.0 * _fraction_below(err, thr).mean()
 
 
 def jdr(
@@ -364,7 +366,7 @@ def jdr(
         mask: bool `(..., J)`, True = valid.
 
     Returns:
-        0-dim fraction in [0, 1] (NaN if no joint is valid).
+        0-dim percentage in [0, 100] (NaN if no joint is valid).
 
     Raises:
         ValueError: mismatched or empty shapes, last dim ≠ 2, inf values, NaN in a valid
@@ -384,4 +386,4 @@ def jdr(
     n = valid.sum()
     if int(n) == 0:
         return torch.tensor(torch.nan, dtype=p.dtype, device=p.device)
-    return hit.sum().to(p.dtype) / n
+    return 100.0 * hit.sum().to(p.dtype) / n

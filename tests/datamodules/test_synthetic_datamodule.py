@@ -9,7 +9,8 @@ from datamodules.synthetic import capture
 from datamodules.synthetic.capture import capture_take, iter_takes, resolve_motions
 from datamodules.synthetic.datamodule import SyntheticDataModule
 
-SMALL = dict(motions=["walk", "run"], subjects=2, cameras=3, frames=27, batch_size=8)  # walk: 15 training clips
+# batch of 8: the walk clip gives 15 training windows
+SMALL = dict(motions=["walk", "run"], subjects=2, cameras=3, frames=27, batch_size=8)
 
 
 def opencv_project(xc, K, d):
