@@ -22,7 +22,7 @@ import torch
 from lightning.pytorch.callbacks import Callback, ModelCheckpoint
 from omegaconf import DictConfig, OmegaConf
 
-from bench.checkpoints import read_checkpoint
+from bench.checkpoints import load_lifter_weights, read_checkpoint
 from bench.config import config_hash, save_config, to_container
 from bench.logging_setup import build_logger, wandb_run_id
 from bench.regimes import regime_class
@@ -186,6 +186,9 @@ def run_fit(cfg: DictConfig) -> Path | None:
     dm.prepare_data()
     dm.setup("fit")
     module = build_module(cfg, dm)
+    if cfg.get("init_from") and not cfg.ckpt_path:
+        # weights only (a resumed run restores everything from ckpt_path instead)
+        load_lifter_weights(module.lifter, cfg.init_from, expected_name=cfg.model.name)
     logger = build_logger(cfg, run_dir, run_id, state.get("wandb_id"))
     every = cfg.trainer.get("ckpt_every_n_steps") or None
     ckpt = ModelCheckpoint(

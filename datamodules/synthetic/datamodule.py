@@ -61,6 +61,8 @@ class SyntheticDataModule(L.LightningDataModule):
         fps: frame rate the motion is resampled to.
         normalisation: `"width"` or `"crop"` (see `clips.build_clips`).
         flip: random horizontal-flip augmentation of training batches.
+        train_on: `"train"` (labelled source-domain takes) or `"adapt"` (the target-domain takes
+            that adaptation regimes train on without their 3D).
         holdout: fraction of each group's takes held out (val / test), at least one take.
         batch_size: clips per batch.
         num_workers: DataLoader workers (0 = in-process, fastest for these cached arrays).
@@ -84,6 +86,7 @@ class SyntheticDataModule(L.LightningDataModule):
         fps: float = 50.0,
         normalisation: str = "width",
         flip: bool = True,
+        train_on: str = "train",
         holdout: float = 0.25,
         batch_size: int = 64,
         num_workers: int = 0,
@@ -108,7 +111,9 @@ class SyntheticDataModule(L.LightningDataModule):
             "rig": rig, "noise": noise, "distortion": distortion, "subjects": subjects,
             "fps": fps, "normalisation": normalisation, "holdout": holdout, "seed": seed,
         }
-        self.views, self.frames, self.flip = views, frames, flip
+        if train_on not in ("train", "adapt"):
+            raise ValueError(f"train_on must be 'train' or 'adapt', got {train_on!r}")
+        self.views, self.frames, self.flip, self.train_on = views, frames, flip, train_on
         self.batch_size, self.num_workers, self.seed = batch_size, num_workers, seed
         self.cache_root = Path(cache_dir) if cache_dir else default_cache_dir()
         self.action_names: list[str] = []
@@ -217,7 +222,7 @@ class SyntheticDataModule(L.LightningDataModule):
             "frames": cfg["frames"], "stride": cfg["test_stride"], "views": cfg["views"],
             "rig": cfg["rig"], "cameras": cfg["cameras"], "normalisation": cfg["normalisation"],
             "motions": cfg["motions"], "subjects": cfg["subjects"], "fps": cfg["fps"],
-            "data_seed": cfg["seed"], "cache_key": self.cache_key,
+            "data_seed": cfg["seed"], "cache_key": self.cache_key, "train_on": self.train_on,
         }
 
     def _loader(self, name: str, shuffle: bool) -> torch.utils.data.DataLoader:
@@ -231,8 +236,8 @@ class SyntheticDataModule(L.LightningDataModule):
         )
 
     def train_dataloader(self) -> torch.utils.data.DataLoader:
-        """Shuffled, flip-augmented training clips."""
-        return self._loader("train", shuffle=True)
+        """Shuffled, flip-augmented training clips (of the `train_on` set)."""
+        return self._loader(self.train_on, shuffle=True)
 
     def val_dataloader(self) -> torch.utils.data.DataLoader:
         """Held-out training-group clips, in order."""

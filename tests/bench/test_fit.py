@@ -70,6 +70,13 @@ def test_fit_trains_and_beats_untrained(cache, tmp_path, capsys):
     assert rec.kind == "test"
     assert rec.metrics["mpjpe"] == pytest.approx(after.metrics["mpjpe"], abs=1e-4)
 
+    # init_from: a new run starts from the trained weights (no training: same numbers)
+    warm = tmp_path / "warm"
+    assert main(["fit", *base_args(cache, warm), f"init_from={ckpt}", "trainer.max_steps=0",
+                 "data.kwargs.train_on=adapt"]) == 0
+    assert _record(warm).metrics["mpjpe"] == pytest.approx(after.metrics["mpjpe"], abs=1e-4)
+    assert _record(warm).protocol["train_on"] == "adapt"
+
     # a checkpoint of another lifter is refused with a clear message
     capsys.readouterr()
     assert main(["test", *base_args(cache, tmp_path / "wrong", model="motionbert"),
