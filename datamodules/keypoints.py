@@ -1,0 +1,340 @@
+"""2D keypoint import for users' own videos: detector outputs → H36M-17 pixels + confidence.
+
+Formats (`load_keypoints_file` detects them from the path and the JSON structure):
+
+- OpenPose: a folder of per-frame `*_keypoints.json` (or one such file), `people[i].
+  pose_keypoints_2d` = J×(x, y, c); BODY_25 by default, `joint_set="body25b"` for the
+  experimental BODY_25B model (both have 25 points, so the file cannot tell them apart).
+- COCO-style: `{"images": [{id, width, height, ...}], "annotations": [{image_id, keypoints,
+  ...}]}` (a ground-truth file) or a COCO results list `[{image_id, keypoints, score}]`.
+- AlphaPose: a results list like COCO's with 17 (COCO) or 26 (Halpe-26) points, `idx` = track id.
+- MMPose / RTMLib JSON: `{"instance_info": [{"frame_id", "instances": [{"keypoints": J×2,
+  "keypoint_scores": J}]}]}` (mmpose demo `--save-predictions`), or the same frame list bare,
+  or one frame's instance list (inferencer `pred-out-dir`).
+- numpy: `.npy` `(T, J, 2|3)` or `(T, P, J, 2|3)` (P persons per frame, NaN-padded, as RTMLib
+  batches), or `.npz` with `keypoints`/`pose2d` (+ optional `scores`, `image_size`, `joint_set`).
+
+The joint set is inferred from the point count (17 → COCO-17 in detector formats, H36M-17 for
+numpy; 25 → BODY_25; 26 → Halpe-26); a file mixing counts is refused. When several people are
+detected, `pick_main_person` follows one person through the video (see there). Frames without
+a detection get confidence 0 and the nearest detected frame's coordinates.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from geometry.skeletons import convert, get_joint_set
+
+_BY_COUNT_DETECTOR = {17: "coco17", 25: "body25", 26: "halpe26"}
+Frames = list[list[np.ndarray]]  # per frame, per person: (J, 3) px + confidence
+
+
+def _joint_set_for(counts: set[int], path: Path, joint_set: str | None, numpy: bool) -> str:
+    if len(counts) > 1:
+        raise ValueError(
+            f"{path}: mixed joint sets, persons have {sorted(counts)} keypoints; one file must "
+            "use one skeleton"
+        )
+    if not counts:
+        raise ValueError(f"{path}: no person detected in any frame")
+    (count,) = counts
+    if joint_set is not None:
+        expected = get_joint_set(joint_set).num_joints
+        if expected != count:
+            raise ValueError(
+                f"{path}: joint_set {joint_set!r} has {expected} joints, the file has {count}"
+            )
+        return joint_set
+    if numpy and count == 17:
+        return "h36m17"
+    if count not in _BY_COUNT_DETECTOR:
+        raise ValueError(
+            f"{path}: cannot infer the joint set of {count} keypoints per person; pass joint_set="
+        )
+    return _BY_COUNT_DETECTOR[count]
+
+
+def _flat_person(values: Any, path: Path, where: str) -> np.ndarray:
+    arr = np.asarray(values, dtype=np.float64).reshape(-1)
+    if arr.size == 0 or arr.size % 3:
+        raise ValueError(
+            f"{path}: {where} must be a flat list of J×(x, y, score), got {arr.size} numbers"
+        )
+    return arr.reshape(-1, 3)
+
+
+def _read_openpose(files: list[Path]) -> Frames:
+    frames: Frames = []
+    for f in files:
+        data = _read_json(f)
+        if not isinstance(data, dict) or "people" not in data:
+            raise ValueError(f"{f}: not an OpenPose frame (no 'people' list)")
+        frames.append([
+            _flat_person(p["pose_keypoints_2d"], f, "people[].pose_keypoints_2d")
+            for p in data["people"] if p.get("pose_keypoints_2d")
+        ])
+    return frames
+
+
+def _frame_order(ids: list[Any]) -> list[Any]:
+    """Image ids in video order: numerically when they are numbers or numbered file names."""
+    def key(i: Any) -> tuple:
+        stem = Path(str(i)).stem
+        return (0, int(stem), "") if stem.isdigit() else (1, 0, str(i))
+    return sorted(set(ids), key=key)
+
+
+def _read_results_list(items: list[dict], path: Path) -> tuple[Frames, list[list[Any]]]:
+    """COCO results / AlphaPose: entries with `image_id`, `keypoints`, optional `idx`."""
+    order = _frame_order([it["image_id"] for it in items])
+    pos = {img: i for i, img in enumerate(order)}
+    frames: Frames = [[] for _ in order]
+    tracks: list[list[Any]] = [[] for _ in order]
+    for it in items:
+        if it.get("category_id", 1) != 1:
+            continue
+        i = pos[it["image_id"]]
+        frames[i].append(_flat_person(it["keypoints"], path, "keypoints"))
+        tracks[i].append(it.get("idx"))
+    return frames, tracks
+
+
+def _read_coco(data: dict, path: Path) -> tuple[Frames, tuple[int, int] | None]:
+    images = {im["id"]: im for im in data.get("images", [])}
+    anns = [a for a in data["annotations"] if a.get("category_id", 1) == 1]
+    frames, _ = _read_results_list(
+        [{"image_id": a["image_id"], "keypoints": a["keypoints"]} for a in anns], path
+    )
+    sizes = {(im.get("width"), im.get("height")) for im in images.values()}
+    size = next(iter(sizes)) if len(sizes) == 1 and None not in next(iter(sizes)) else None
+    return frames, size
+
+
+def _read_mmpose(frames_in: list[dict], path: Path) -> Frames:
+    frames: Frames = []
+    for fr in frames_in:
+        people = []
+        for inst in fr.get("instances", []):
+            xy = np.asarray(inst["keypoints"], dtype=np.float64)
+            if xy.ndim != 2 or xy.shape[1] != 2:
+                raise ValueError(f"{path}: instances[].keypoints must be J×2, got {xy.shape}")
+            score = np.asarray(inst.get("keypoint_scores", np.ones(len(xy))), dtype=np.float64)
+            people.append(np.concatenate([xy, score.reshape(-1, 1)], axis=1))
+        frames.append(people)
+    return frames
+
+
+def _read_json(path: Path) -> Any:
+    try:
+        return json.loads(path.read_text())
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"{path}: not valid JSON ({exc})") from exc
+
+
+def _read_numpy(path: Path) -> tuple[np.ndarray, dict[str, Any]]:
+    extra: dict[str, Any] = {}
+    if path.suffix == ".npy":
+        arr = np.load(path, allow_pickle=False)
+    else:
+        with np.load(path, allow_pickle=False) as f:
+            key = next((k for k in ("keypoints", "pose2d") if k in f.files), None)
+            if key is None:
+                raise ValueError(f"{path}: needs a 'keypoints' or 'pose2d' array, has {f.files}")
+            arr = f[key]
+            if "scores" in f.files:
+                arr = np.concatenate([arr[..., :2], f["scores"][..., None]], axis=-1)
+            for k in ("image_size", "joint_set"):
+                if k in f.files:
+                    extra[k] = f[k]
+    arr = np.asarray(arr, dtype=np.float64)
+    if arr.ndim == 5 and arr.shape[0] == 1:  # a (V=1, T, J, C) file from `liftbench predict`
+        arr = arr[0]
+    if arr.ndim not in (3, 4) or arr.shape[-1] not in (2, 3):
+        raise ValueError(
+            f"{path}: keypoints must have shape (T, J, 2|3) or (T, P, J, 2|3) pixels "
+            f"(+ score), got {arr.shape}"
+        )
+    if arr.shape[-1] == 2:
+        arr = np.concatenate([arr, np.ones(arr.shape[:-1] + (1,))], axis=-1)
+    return arr, extra
+
+
+def _person_box(p: np.ndarray, min_conf: float) -> tuple[np.ndarray, float, float] | None:
+    ok = np.isfinite(p).all(-1) & (p[:, 2] > min_conf)
+    if ok.sum() < 2:
+        return None
+    lo, hi = p[ok, :2].min(0), p[ok, :2].max(0)
+    return (lo + hi) / 2, float(np.prod(hi - lo)), float(p[ok, 2].mean())
+
+
+def _assign_tracks(boxes: list[list[tuple | None]]) -> list[list[Any]]:
+    """Per-frame track ids by greedy frame-to-frame association.
+
+    A detection continues the track whose last box centre is nearest, if within 1.5 box sizes
+    (√area), closest pairs first; otherwise it starts a new track.
+    """
+    tracks: list[list[Any]] = []
+    last: dict[int, tuple] = {}
+    for bx in boxes:
+        ids: list[Any] = [None] * len(bx)
+        pairs = sorted(
+            (float(np.linalg.norm(b[0] - lb[0])), j, t)
+            for j, b in enumerate(bx) if b is not None for t, lb in last.items()
+            if np.linalg.norm(b[0] - lb[0]) <= 1.5 * np.sqrt(max(lb[1], 1.0))
+        )
+        used: set[int] = set()
+        for _, j, t in pairs:
+            if ids[j] is None and t not in used:
+                ids[j] = t
+                used.add(t)
+        for j, b in enumerate(bx):
+            if b is not None and ids[j] is None:
+                ids[j] = len(last)
+            if ids[j] is not None:
+                last[ids[j]] = b
+        tracks.append(ids)
+    return tracks
+
+
+def pick_main_person(
+    frames: Frames, tracks: list[list[Any]] | None = None, min_conf: float = 0.05
+) -> np.ndarray:
+    """Follow the main person through a video of per-frame detections.
+
+    The main person is the track with the largest summed `box area × mean score` over the
+    video, so a passer-by who is briefly larger does not take over. Tracks are the detector's
+    ids when it gives them (AlphaPose `idx`), else a greedy nearest-centre association across
+    consecutive frames (`_assign_tracks`).
+
+    Args:
+        frames: per frame a list of `(J, 3)` persons (px, px, score); NaN = missing joint.
+        tracks: optional per-frame track ids parallel to `frames`.
+        min_conf: joints at or below this score do not count for boxes.
+
+    Returns:
+        `(T, J, 3)` pixels + score; frames without the main person get score 0 and the
+        coordinates of the nearest frame that has it (all-zero when nothing was detected).
+    """
+    n = len(frames)
+    joints = next((p.shape[0] for fr in frames for p in fr), 0)
+    out = np.zeros((n, joints, 3))
+    picked = np.zeros(n, bool)
+    boxes = [[_person_box(p, min_conf) for p in fr] for fr in frames]
+    if tracks is None or not any(t is not None for tr in tracks for t in tr):
+        tracks = _assign_tracks(boxes)
+    totals: dict[Any, float] = {}
+    for tr, bx in zip(tracks, boxes):
+        for t, b in zip(tr, bx):
+            if t is not None and b is not None:
+                totals[t] = totals.get(t, 0.0) + b[1] * b[2]
+    if totals:
+        main = max(totals, key=totals.get)
+        for i, tr in enumerate(tracks):
+            if main in tr:
+                out[i], picked[i] = frames[i][tr.index(main)], True
+    out = np.where(np.isfinite(out), out, 0.0)
+    if picked.any() and not picked.all():
+        idx = np.flatnonzero(picked)
+        nearest = idx[np.abs(np.arange(n)[:, None] - idx[None]).argmin(1)]
+        fill = out[nearest]
+        fill[..., 2] = 0.0
+        out = np.where(picked[:, None, None], out, fill)
+    return out
+
+
+def load_keypoints_file(
+    path: str | Path,
+    joint_set: str | None = None,
+    image_size: tuple[int, int] | None = None,
+    to_h36m: bool = True,
+) -> dict[str, Any]:
+    """Read a 2D keypoint file of any supported format (module docstring) as H36M-17.
+
+    Args:
+        path: a file, or a folder of OpenPose per-frame JSON files.
+        joint_set: the file's skeleton when the point count does not say it (`"body25b"`,
+            `"coco17"` for a 17-point numpy file, ...); checked against the count when given.
+        image_size: `(W, H)` pixels, required when the file does not store it.
+        to_h36m: convert to H36M-17 (confidence averaged as MotionBERT's maps).
+
+    Returns:
+        `{"keypoints": (V, T, J, 3) px + confidence, "image_size": (V, 2) int, "joint_set":
+        "h36m17" (or the file's set when `to_h36m=False`), "source_joint_set": str}`; V = 1.
+
+    Raises:
+        FileNotFoundError: missing path. ValueError: unknown structure, bad shape, mixed joint
+        sets, no detections, or no image size — each naming the file.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"2D keypoint file {path} not found")
+    tracks, stored_size, numpy_kind = None, None, False
+    if path.is_dir():
+        files = sorted(path.glob("*.json"))
+        if not files:
+            raise ValueError(f"{path}: folder holds no OpenPose *.json frame files")
+        frames = _read_openpose(files)
+    elif path.suffix in (".npy", ".npz"):
+        arr, extra = _read_numpy(path)
+        numpy_kind = True
+        joint_set = joint_set or (str(extra["joint_set"]) if "joint_set" in extra else None)
+        if "image_size" in extra:
+            stored_size = tuple(np.asarray(extra["image_size"]).reshape(-1, 2)[0])
+        arr = arr[:, None] if arr.ndim == 3 else arr
+        frames = [[p for p in fr if np.isfinite(p[:, :2]).any()] for fr in arr]
+    elif path.suffix == ".json":
+        data = _read_json(path)
+        if isinstance(data, dict) and "people" in data:
+            frames = _read_openpose([path])
+        elif isinstance(data, dict) and "annotations" in data:
+            frames, stored_size = _read_coco(data, path)
+        elif isinstance(data, dict) and "instance_info" in data:
+            frames = _read_mmpose(data["instance_info"], path)
+        elif isinstance(data, dict) and "keypoints" in data:  # liftbench's own JSON
+            arr = np.asarray(data["keypoints"], dtype=np.float64)
+            return _finish(path, arr[None] if arr.ndim == 3 else arr,
+                           data.get("joint_set", "h36m17"), data.get("image_size"), to_h36m)
+        elif isinstance(data, list) and data and "instances" in data[0]:
+            frames = _read_mmpose(data, path)
+        elif isinstance(data, list) and data and "keypoint_scores" in data[0]:
+            frames = _read_mmpose([{"instances": data}], path)
+        elif isinstance(data, list) and data and "image_id" in data[0]:
+            frames, tracks = _read_results_list(data, path)
+        else:
+            raise ValueError(
+                f"{path}: unrecognised keypoint JSON (expected OpenPose, COCO, AlphaPose, "
+                "MMPose or liftbench structure)"
+            )
+    else:
+        raise ValueError(f"{path}: unsupported keypoint file type {path.suffix!r}")
+    counts = {p.shape[0] for fr in frames for p in fr}
+    src = _joint_set_for(counts, path, joint_set, numpy_kind)
+    kp = pick_main_person(frames, tracks)
+    return _finish(path, kp[None], src, image_size or stored_size, to_h36m)
+
+
+def _finish(
+    path: Path, kp: np.ndarray, src: str, size: Any, to_h36m: bool
+) -> dict[str, Any]:
+    if size is None:
+        raise ValueError(f"{path}: the file stores no image size; pass image_size=(W, H)")
+    if kp.ndim != 4 or kp.shape[-1] not in (2, 3):
+        raise ValueError(f"{path}: keypoints must be (V, T, J, 2|3), got {kp.shape}")
+    if kp.shape[-1] == 2:
+        kp = np.concatenate([kp, np.ones(kp.shape[:-1] + (1,))], axis=-1)
+    if kp.shape[-2] != get_joint_set(src).num_joints:
+        raise ValueError(f"{path}: joint_set {src!r} does not fit {kp.shape[-2]} joints")
+    size_arr = np.asarray(size, dtype=np.int64).reshape(-1, 2)
+    if (size_arr <= 0).any():
+        raise ValueError(f"{path}: image_size must be positive (W, H), got {size_arr.tolist()}")
+    size_arr = np.repeat(size_arr, kp.shape[0], 0) if len(size_arr) == 1 else size_arr
+    out = convert(kp, src, "h36m17", has_confidence=True) if to_h36m else kp
+    return {
+        "keypoints": out.astype(np.float32), "image_size": size_arr,
+        "joint_set": "h36m17" if to_h36m else src, "source_joint_set": src,
+    }
