@@ -1,0 +1,215 @@
+"""Canonical self-fusion regime: CanonPose (Wandt et al.) → CVSF (Kim et al.), `regime=selffusion`.
+
+Per frame and view, the 2D is canonicalised (root-centred, divided by its Frobenius norm) and
+the lifter predicts a canonical pose P_c and a camera rotation R_c: the CanonPose lifter
+(`forward_with_rotation`), or any sequence lifter with `forward_features` + `head`, to which
+this regime adds a rotation head (a linear map of the joint-averaged features to an axis-angle).
+Losses (`losses/canonical.py`, `shared/specs/REGIMES.md` §3): L_rep, L_view, L_cam (static rig),
+then CVSF: the cross-view self-fusion module (`models.fusion.CrossViewFusion`) refines the
+low-confidence 2D joints, L_furep / L_fuview reproject onto the refined 2D, and the second
+lifting pass ("S2") on the refined 2D adds L_rep2 (its own reprojection onto the refined 2D),
+L_con3D and L_agree.
+
+Two-stage schedule (the paper's w1/w2): `loss.stage1` weights until epoch `stage2_epoch`, then
+`loss.stage2`; the official code switches at epoch 100 of a 100-epoch run, so its second phase
+never runs (quirk, fixed: `stage2_epoch` defaults to half of the run) and its learning rate is
+then already 1e-7 — here the lr restarts at the switch (`restart_lr`). L_fu2Drep (input vs
+refined 2D) has no gradient in the official code; it is logged, not optimised. The CanonPose
+baseline is `fusion.enabled=false two_stage=false` (only L_rep, L_view, L_cam).
+
+`loss.stage*.sup`: an optional supervised term (MPJPE of the un-normalised camera-frame
+prediction against the 2.5D target) for pre-training on labelled source data; 0 by default.
+
+Evaluation: the camera-frame pose R·P times the input's 2D Frobenius norm is in the 2D's
+normalised units (weak perspective), so the base class's millimetre metrics apply; the pose is
+only determined up to scale, so N-MPJPE / PA-MPJPE are the meaningful numbers (CanonPose).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import torch
+from torch import nn
+
+from bench.regimes.base import ROOT, LiftingRegime
+from bench.regimes.consistency import multiview_input
+from losses.canonical import (
+    camera_loss,
+    canonicalize_2d,
+    loss_con3d,
+    loss_pass_agreement,
+    view_losses,
+)
+from losses.reprojection import loss_reprojection_scale_free, with_confidence
+from losses.supervised import loss_mpjpe
+from models.canonpose import rotation_matrix
+from models.flip import flip_average
+from models.fusion import CrossViewFusion
+
+_TERMS = ("rep", "view", "cam", "furep", "fuview", "rep2", "con3d", "agree", "sup")
+STAGE1 = {"rep": 1.0, "view": 1.0, "cam": 0.1, "furep": 0.01, "fuview": 0.01, "rep2": 0.01,
+          "con3d": 0.001, "agree": 0.1, "sup": 0.0}
+STAGE2 = {"rep": 0.1, "view": 0.1, "cam": 0.1, "furep": 1.0, "fuview": 1.0, "rep2": 1.0,
+          "con3d": 0.01, "agree": 0.001, "sup": 0.0}
+
+
+def _weights(cfg: dict[str, Any] | None, default: dict[str, float], name: str) -> dict[str, float]:
+    cfg = dict(cfg or {})
+    unknown = set(cfg) - set(_TERMS)
+    if unknown:
+        raise ValueError(f"regime.loss.{name} has unknown keys {sorted(unknown)} "
+                         f"(known: {list(_TERMS)})")
+    return {k: float(cfg.get(k, default[k])) for k in _TERMS}
+
+
+class SelfFusionRegime(LiftingRegime):
+    """CanonPose / CVSF self-supervised multi-view training.
+
+    Args:
+        fusion: `CrossViewFusion` arguments plus `enabled` (default true).
+        two_stage: run the second lifting pass on the refined 2D (CVSF "S2").
+        stage2_epoch: first epoch with the stage-2 weights (default: half of `max_epochs`).
+        restart_lr: reset the learning rate to its initial value at the stage switch.
+        seed: seed of L_cam's frame permutations.
+        **kwargs: `LiftingRegime` arguments; `loss` has `stage1` and `stage2` weight dicts
+            (keys `rep, view, cam, furep, fuview, rep2, con3d, agree, sup`).
+    """
+
+    regime_name = "selffusion"
+
+    def __init__(
+        self,
+        fusion: dict[str, Any] | None = None,
+        two_stage: bool = True,
+        stage2_epoch: int | None = None,
+        restart_lr: bool = True,
+        seed: int = 0,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        unknown = set(self.loss_cfg) - {"stage1", "stage2"}
+        if unknown:
+            raise ValueError(f"regime.loss has unknown keys {sorted(unknown)} "
+                             "(known: stage1, stage2)")
+        self.stage_weights = (_weights(self.loss_cfg.get("stage1"), STAGE1, "stage1"),
+                              _weights(self.loss_cfg.get("stage2"), STAGE2, "stage2"))
+        fusion = dict(fusion or {})
+        self.fusion_enabled = bool(fusion.pop("enabled", True))
+        self.fusion = CrossViewFusion(**fusion)
+        self.two_stage = bool(two_stage) and self.fusion_enabled
+        self.stage2_epoch = stage2_epoch
+        self.restart_lr = restart_lr
+        self.generator = torch.Generator().manual_seed(int(seed))
+        self.rot_head: nn.Module | None = None
+        if not hasattr(self.lifter, "forward_with_rotation"):
+            dim = getattr(self.lifter, "feature_dim", None)
+            if not dim or not hasattr(self.lifter, "forward_features") or \
+                    not hasattr(self.lifter, "head"):
+                raise ValueError(
+                    f"regime 'selffusion' needs a lifter predicting a rotation (canonpose) or one "
+                    f"with forward_features + head (a sequence lifter); {kwargs.get('lifter')!r} "
+                    "has neither"
+                )
+            self.rot_head = nn.Linear(dim, 3)
+            nn.init.zeros_(self.rot_head.weight)  # start at the identity rotation
+            nn.init.zeros_(self.rot_head.bias)
+
+    # ----------------------------------------------------------------------------- lifting
+    def pose_and_rotation(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Canonical pose `(B, T, J, 3)` and rotations `(B, T, 3, 3)` from canonical `x`.
+
+        `x` is `(B, T, J, 3)`: canonical x, y and confidence.
+        """
+        if self.rot_head is None:
+            pose, rotvec = self.lifter.forward_with_rotation(x)
+        else:
+            feats = self.lifter.forward_features(x)
+            pose, rotvec = self.lifter.head(feats), self.rot_head(feats.mean(-2))
+        return pose, rotation_matrix(rotvec)
+
+    def lift_camera(self, x: torch.Tensor) -> torch.Tensor:
+        """Camera-frame pose `(B, T, J, 3)` in the input's normalised units from raw 2D + conf.
+
+        `x` `(B, T, J, 3)` (width-normalised x, y, confidence) is canonicalised, lifted, rotated
+        by R and multiplied back by the 2D's Frobenius norm (weak perspective).
+        """
+        x = with_confidence(x, "input")
+        canon, _, norm = canonicalize_2d(x[..., :2], ROOT)
+        pose, rot = self.pose_and_rotation(torch.cat((canon, x[..., 2:3]), -1))
+        cam = pose @ rot.transpose(-1, -2)
+        return cam * norm[..., None, None]
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """`lift_camera`: the regime's prediction `(B, T, J, 3)` for raw input `(B, T, J, 3)`."""
+        return self.lift_camera(x)
+
+    def predict_pose(self, x: torch.Tensor) -> torch.Tensor:
+        """Evaluation prediction: flip-averaged `lift_camera` (when `flip_tta`), root at 0."""
+        pred = flip_average(self.lift_camera, x) if self.flip_tta else self.lift_camera(x)
+        return pred - pred[..., ROOT : ROOT + 1, :]
+
+    # ----------------------------------------------------------------------------- schedule
+    def _switch_epoch(self) -> int:
+        if self.stage2_epoch is not None:
+            return int(self.stage2_epoch)
+        max_epochs = getattr(self.trainer, "max_epochs", None) if self._trainer else None
+        return math.ceil(max_epochs / 2) if max_epochs and max_epochs > 0 else 1 << 30
+
+    def current_stage(self) -> int:
+        """1 before `stage2_epoch`, else 2."""
+        epoch = self.current_epoch if self._trainer else 0
+        return 2 if epoch >= self._switch_epoch() else 1
+
+    def on_train_epoch_start(self) -> None:
+        """At the stage switch, restart the learning rate (`restart_lr`)."""
+        if self.restart_lr and self.current_epoch == self._switch_epoch() and self.current_epoch:
+            for opt in self.trainer.optimizers:
+                for group in opt.param_groups:
+                    group["lr"] = group.get("initial_lr", group["lr"])
+
+    # ----------------------------------------------------------------------------- training
+    def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
+        """The stage's weighted sum of the CanonPose / CVSF losses on a multi-view batch."""
+        x = multiview_input(batch, self.regime_name)
+        b, v, t, j, _ = x.shape
+        w = self.stage_weights[self.current_stage() - 1]
+        conf = x[..., 2]
+        canon, _, norm = canonicalize_2d(x[..., :2], ROOT)
+        pose, rot = self.pose_and_rotation(torch.cat((canon, conf[..., None]), -1).flatten(0, 1))
+        pose, rot = pose.view(b, v, t, j, 3), rot.view(b, v, t, 3, 3)
+        valid = batch.get("valid")
+        terms: dict[str, torch.Tensor] = {}
+        terms["rep"], terms["view"] = view_losses(canon, conf, pose, rot, valid)
+        terms["cam"] = camera_loss(canon, conf, pose, rot, self.generator, valid)
+        if w["sup"]:
+            cam = pose @ rot.transpose(-1, -2) * norm[..., None, None]
+            cam = cam - cam[..., ROOT : ROOT + 1, :]
+            terms["sup"] = loss_mpjpe(cam, batch["target"], valid)
+        if self.fusion_enabled:
+            order = (0, 2, 1, 3, 4)  # the module works per frame: (B, T, V, J, ·)
+            refined, replaced = self.fusion(
+                canon.permute(order), conf.transpose(1, 2), pose.detach().permute(order),
+                rot.detach().permute(0, 2, 1, 3, 4),
+            )
+            refined = refined.permute(order)
+            terms["furep"], terms["fuview"] = view_losses(refined, conf, pose, rot, valid)
+            with torch.no_grad():
+                terms["fu2drep"] = loss_reprojection_scale_free(canon, refined, conf, valid)
+                terms["refined_frac"] = replaced.float().mean()
+            if self.two_stage:
+                canon2, _, _ = canonicalize_2d(refined, ROOT)
+                pose2, rot2 = self.pose_and_rotation(
+                    torch.cat((canon2, conf[..., None]), -1).flatten(0, 1))
+                pose2, rot2 = pose2.view(b, v, t, j, 3), rot2.view(b, v, t, 3, 3)
+                rep2, view2 = view_losses(canon2, conf, pose2, rot2, valid)
+                terms["rep2"] = rep2 + view2
+                terms["con3d"] = loss_con3d(pose2)
+                terms["agree"] = loss_pass_agreement(pose, pose2, conf)
+        total = sum(w[k] * terms[k] for k in _TERMS if k in terms and w[k])
+        terms["loss"] = total if isinstance(total, torch.Tensor) else pose.sum() * 0.0
+        terms["stage"] = torch.tensor(float(self.current_stage()))
+        for name, value in terms.items():
+            self.log(f"train/{name}", value.detach(), prog_bar=name == "loss", batch_size=b)
+        return terms["loss"]

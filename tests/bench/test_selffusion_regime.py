@@ -1,0 +1,112 @@
+"""`regime=selffusion` (CanonPose → CVSF): losses per stage, rotation head, bad input, CLI fit."""
+
+from __future__ import annotations
+
+import warnings
+
+import pytest
+import roma
+import torch
+
+from bench.cli import main
+from bench.regimes import regime_class
+from leaderboard.records import read_records
+
+B, V, T, J = 2, 3, 4, 17
+
+
+def _regime(lifter="canonpose", **kwargs):
+    return regime_class("selffusion")(lifter=lifter, size="tiny", flip_tta=False, **kwargs)
+
+
+def _batch(v=V, seed=0, low_conf=True):
+    g = torch.Generator().manual_seed(seed)
+    pose = torch.randn(B, 1, T, J, 3, generator=g) * 0.2
+    rot = roma.rotvec_to_rotmat(torch.randn(B, v, 1, 3, generator=g) * 0.6)
+    cam = torch.einsum("bvtkl,bvtjl->bvtjk", rot.expand(B, v, T, 3, 3), pose.expand(B, v, T, J, 3))
+    conf = torch.full((B, v, T, J, 1), 0.95)
+    if low_conf:
+        conf[:, 0, :, 13] = 0.3  # refined by the fusion module
+    return {
+        "input": torch.cat((cam[..., :2], conf), -1), "target": cam - cam[..., :1, :],
+        "valid": torch.ones(B, v, T, J, dtype=bool), "factor": torch.ones(B, v, T),
+        "action": torch.zeros(B, dtype=torch.long),
+    }
+
+
+def _step(regime, batch):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # self.log without a Trainer
+        return regime.training_step(batch, 0)
+
+
+@pytest.mark.parametrize("lifter", ["canonpose", "motionagformer_xs"])
+def test_training_step_finite_with_gradients(lifter):
+    regime = _regime(lifter)
+    loss = _step(regime, _batch())
+    loss.backward()
+    grads = [p.grad for p in regime.parameters() if p.grad is not None]
+    assert torch.isfinite(loss) and loss > 0 and grads
+    assert all(torch.isfinite(g).all() for g in grads)
+    if lifter != "canonpose":
+        assert regime.rot_head is not None and regime.rot_head.weight.grad is not None
+
+
+def test_fusion_and_second_pass_change_the_loss():
+    torch.manual_seed(0)
+    full = _regime(stage2_epoch=0)  # stage-2 weights: fusion terms at weight 1
+    base = _regime(stage2_epoch=0, fusion={"enabled": False}, two_stage=False)
+    base.load_state_dict(full.state_dict())
+    batch = _batch(seed=1)
+    assert full.current_stage() == 2 and not _regime().current_stage() == 2
+    assert not torch.isclose(_step(full, batch), _step(base, batch))
+
+
+def test_prediction_is_camera_frame_in_input_units():
+    regime = _regime()
+    x = _batch(seed=2)["input"][:, 0]
+    pred = regime.predict_pose(x)
+    assert pred.shape == (B, T, J, 3) and torch.all(pred[..., 0, :] == 0)
+    # scale equivariance: the canonical lifter sees the same input, the output scales with it
+    big = x.clone()
+    big[..., :2] = big[..., :2] * 3 + 0.5
+    assert torch.allclose(regime.predict_pose(big), 3 * pred, atol=1e-4)
+
+
+def test_sequence_lifter_without_features_is_rejected():
+    with pytest.raises(ValueError, match="rotation"):
+        _regime("simplebaseline")
+
+
+def test_single_view_and_missing_confidence():
+    regime = _regime()
+    with pytest.raises(ValueError, match=r"multi-view.*V >= 2"):
+        regime.training_step(_batch(v=1), 0)
+    batch = _batch(seed=3)
+    batch["input"] = batch["input"][..., :2]
+    with pytest.warns(UserWarning, match="confidence 1.0"):
+        loss = regime.training_step(batch, 0)
+    assert torch.isfinite(loss)
+
+
+def test_bad_loss_keys():
+    with pytest.raises(ValueError, match="unknown keys"):
+        _regime(loss={"stage1": {"bogus": 1.0}})
+    with pytest.raises(ValueError, match="unknown keys"):
+        _regime(loss={"w_rep": 1.0})
+
+
+def test_cli_fit_canonpose_with_stage_switch(tmp_path):
+    args = [
+        "fit", "model=canonpose", "size=tiny", "regime=selffusion",
+        "data.kwargs.motions=[walk,dance_a,run,kick]", "data.kwargs.subjects=1",
+        "data.kwargs.cameras=3", "data.kwargs.views=3", "data.kwargs.train_on=adapt",
+        "data.kwargs.noise=hard", f"data.kwargs.cache_dir={tmp_path / 'cache'}",
+        "data.batch_size=8", "trainer.limit_train_batches=2", "trainer.max_epochs=2",
+        "regime.stage2_epoch=1", f"output_dir={tmp_path / 'runs'}",
+        f"results_dir={tmp_path / 'results'}", "logger=none",
+    ]
+    assert main(args) == 0
+    (record,) = read_records(tmp_path / "results")
+    assert record.regime["name"] == "selffusion"
+    assert record.metrics["n_mpjpe"] > 0
