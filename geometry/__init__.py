@@ -1,5 +1,6 @@
 """Pure math and skeletal data (numpy + torch, no Lightning)."""
 
+from geometry.calibration import calibrate, extrinsic_errors
 from geometry.cameras import (
     camera_center,
     camera_to_25d,
@@ -25,6 +26,8 @@ from geometry.procrustes import kabsch, procrustes, similarity_align
 from geometry.triangulation import triangulate
 
 __all__ = [
+    "calibrate",
+    "extrinsic_errors",
     "camera_center",
     "camera_to_25d",
     "camera_to_world",
