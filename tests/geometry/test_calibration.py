@@ -243,7 +243,6 @@ def test_close_cheirality_vote_warns():
     rng = np.random.default_rng(0)
     T = 20
     K = np.array([[[1000, 0, 960], [0, 1000, 540], [0, 0, 1.0]]] * 2)
-    R = np.stack([np.eye(3), np.eye(3)])
     t = np.array([[0, 0, 0], [-1.0, 0, 0]])
     X = np.stack([(TEMPLATE + rng.normal(0, 0.08, TEMPLATE.shape)) @ rot_z(rng.uniform(0, 6)).T
                   + [0.5, 0, 5.0 if i % 2 else -5.0] for i in range(T)])
