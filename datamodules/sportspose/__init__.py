@@ -1,0 +1,6 @@
+"""SportsPose (Ingwersen et al., CVPRW 2023): reader and the `sportspose` DataModule.
+
+Importing the package registers the datamodule (`datamodules.registry`).
+"""
+
+from datamodules.sportspose import datamodule as datamodule
