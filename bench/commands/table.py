@@ -1,0 +1,101 @@
+"""`liftbench table`: the comparison table of a results directory (and the papers' numbers).
+
+Examples:
+  liftbench table --results results --regime supervised consistency
+  liftbench table --results results --by action --metric mpjpe --format latex --out table.tex
+  liftbench table --reported-from kasportsformer_t1 --format md          # papers only
+  liftbench table --results results --reported-from ingwersen_t1 --compare A B --over action
+  liftbench table --list-reported
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+
+def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    """Register `table`."""
+    p = sub.add_parser("table", help="comparison table of run records (md, LaTeX, CSV, HTML)",
+                       description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--results", type=Path, default=None,
+                   help="directory of run records (default ./results when it exists)")
+    p.add_argument("--dataset", nargs="+", help="keep these datasets")
+    p.add_argument("--split", nargs="+", help="keep these splits")
+    p.add_argument("--regime", nargs="+", help="keep these regimes")
+    p.add_argument("--source-2d", nargs="+", dest="source_2d",
+                   help="keep these 2D sources (gt, det:<name>)")
+    p.add_argument("--frames", "-T", nargs="+", type=int, help="keep these clip lengths T")
+    p.add_argument("--lifter", nargs="+", help="keep these lifters")
+    p.add_argument("--kind", nargs="+", choices=("fit", "test"),
+                   help="keep records of these kinds (default both)")
+    p.add_argument("--metrics", nargs="+", help="metric columns (default: all present)")
+    p.add_argument("--by", choices=("action",), help="columns = per-action breakdown")
+    p.add_argument("--metric", default="mpjpe", help="metric of --by / --compare (mpjpe)")
+    p.add_argument("--ci", choices=("seeds", "groups", "none"), default="seeds",
+                   help="bootstrap CI over seeds (default), over actions, or none")
+    p.add_argument("--digits", type=int, default=1, help="decimals shown (1)")
+    p.add_argument("--reported", action="store_true",
+                   help="add the papers' reported rows that pass the same filters")
+    p.add_argument("--reported-from", nargs="+", metavar="TABLE",
+                   help="add these reported tables/papers (ids: --list-reported), unfiltered")
+    p.add_argument("--list-reported", action="store_true",
+                   help="list the transcribed paper tables and exit")
+    p.add_argument("--compare", nargs=2, metavar=("ROW_A", "ROW_B"),
+                   help="paired test between two rows (labels or unique substrings)")
+    p.add_argument("--over", choices=("action", "seed"), default="action",
+                   help="paired units for --compare (action)")
+    p.add_argument("--test", choices=("permutation", "wilcoxon", "ttest"),
+                   default="permutation", help="paired test of --compare (permutation)")
+    p.add_argument("--format", "-f", choices=("md", "latex", "csv", "html"), default="md")
+    p.add_argument("--title", default="", help="table caption")
+    p.add_argument("--out", "-o", type=Path, help="write to FILE instead of stdout")
+    p.set_defaults(func=_run)
+    return p
+
+
+def _run(args: argparse.Namespace) -> int:
+    from leaderboard.reported import list_tables, load_reported
+    from leaderboard.tables import (
+        build_table,
+        compare_rows,
+        concat_frames,
+        filter_runs,
+        load_records,
+        records_frames,
+        reported_frames,
+    )
+
+    if args.list_reported:
+        for t in list_tables():
+            print(f"{t['id']:<20} {t['paper']:<15} {t['table']:<8} {t['rows']:>3} rows  "
+                  f"{t['caption']}")
+        return 0
+    filters = {"dataset": args.dataset, "split": args.split, "regime": args.regime,
+               "source_2d": args.source_2d, "frames": args.frames, "lifter": args.lifter}
+    pairs = []
+    results = args.results
+    if results is None and not args.reported_from:
+        results = Path("results")
+    if results is not None:
+        runs, groups = records_frames(load_records(results))
+        pairs.append(filter_runs(runs, groups, kind=args.kind, **filters))
+    if args.reported:
+        pairs.append(filter_runs(*reported_frames(load_reported()), **filters))
+    if args.reported_from:
+        pairs.append(reported_frames(load_reported(args.reported_from)))
+    runs, groups = concat_frames(*pairs)
+    table = build_table(runs, groups, metrics=args.metrics, by=args.by, metric=args.metric,
+                        ci=args.ci, digits=args.digits, title=args.title)
+    text = table.render(args.format)
+    if args.out:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(text)
+        print(f"table ({len(table.rows)} rows, {args.format}) written to {args.out}")
+    else:
+        print(text, end="")
+    if args.compare:
+        res = compare_rows(table, runs, groups, args.compare[0], args.compare[1],
+                           metric=args.metric, over=args.over, method=args.test)
+        print(res.summary())
+    return 0
