@@ -74,9 +74,39 @@ def _run_show(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_prepare(q: argparse.ArgumentParser) -> None:
+    q.add_argument("dataset", help="registered dataset name (h36m, sportspose, aspset, ...)")
+    q.add_argument("--root", type=Path, required=True, help="the dataset folder as distributed")
+    q.add_argument("--cache-dir", type=Path, default=None, help="cache root (default per dataset)")
+    q.add_argument(
+        "-o", "--option", action="append", default=[], metavar="KEY=VALUE",
+        help="reader option, JSON value or string (e.g. source_2d=cpn_ft_h36m_dbb)",
+    )
+
+
+def _run_prepare(args: argparse.Namespace) -> int:
+    import json
+
+    from datamodules.real import format_summary, prepare_dataset
+
+    options = {}
+    for item in args.option:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise ValueError(f"--option must be KEY=VALUE, got {item!r}")
+        try:
+            options[key] = json.loads(value)
+        except json.JSONDecodeError:
+            options[key] = value
+    summary = prepare_dataset(args.dataset, args.root, args.cache_dir, options)
+    print(format_summary(args.dataset, summary))
+    return 0
+
+
 ACTIONS: dict[str, tuple[str, Callable, Callable]] = {
     "synth": ("generate synthetic multi-view takes (.npz)", _add_synth, _run_synth),
     "show": ("draw a take's 3D skeleton and 2D views to a PNG", _add_show, _run_show),
+    "prepare": ("convert a real dataset once into cached records", _add_prepare, _run_prepare),
 }
 
 
