@@ -88,9 +88,10 @@ def records_frames(records: Sequence[RunRecord],
     Returns:
         `runs`: one row per run — run_id, source, lifter, size, regime, loss_weights (JSON
         text), seed, kind, created, config_hash, sweep_id, sweep_trial, the protocol fields
-        (`joints` = number of joints evaluated), one column per metric (mm or %), and one
-        `w.<name>` column per loss weight. `groups`: long form — run_id, member, metric, value —
-        of the records' `group` breakdown (per action by default).
+        (`joints` = number of joints evaluated), one column per metric (mm or %), one
+        `w.<name>` column per loss weight and one `param.<dotted key>` per sweep parameter.
+        `groups`: long form — run_id, member, metric, value — of the records' `group`
+        breakdown (per action by default).
     """
     rows, long = [], []
     for r in records:
@@ -105,6 +106,7 @@ def records_frames(records: Sequence[RunRecord],
         }
         row.update({m: float(v) for m, v in r.metrics.items()})
         row.update({f"w.{k}": v for k, v in weights.items() if isinstance(v, (int, float))})
+        row.update({f"param.{k}": v for k, v in ((r.sweep or {}).get("params") or {}).items()})
         rows.append(row)
         for member, values in (r.groups.get(group) or {}).items():
             long.extend({"run_id": r.run_id, "member": member, "metric": m,
