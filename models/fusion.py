@@ -184,44 +184,52 @@ class CrossViewFusion(nn.Module):
     def _rays(
         self, p: torch.Tensor, w: torch.Tensor, pose: torch.Tensor, rot: torch.Tensor
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """Epipolar lines in pixel space: origin and direction `(N, Vt, J, Vs, 2)`, weight."""
+        """Epipolar lines of the V−1 other views in pixel space.
+
+        Returns origin and direction `(N, Vt, J, V−1, 2)` (pixels, pixels per unit z) and the
+        line weights `(N, Vt, J, V−1)` (the source joint's confidence).
+        """
+        v = p.shape[1]
+        others = torch.tensor([[s for s in range(v) if s != t] for t in range(v)],
+                              device=p.device)  # (Vt, V−1)
         rel = torch.einsum("nvkl,nsml->nvskm", rot, rot)  # R_v R_sᵀ (N, Vt, Vs, 3, 3)
+        rel = rel[:, torch.arange(v, device=p.device)[:, None], others]  # (N, Vt, V−1, 3, 3)
         # n_s / n_v: the 2D norm of each view, from the views' mean canonical pose.
         mean_pose = pose.mean(1)
         mean_pose = mean_pose - mean_pose[:, :1]
         proj = torch.einsum("nvkl,njl->nvjk", rot, mean_pose)[..., :2]
         norm = torch.linalg.vector_norm(proj.flatten(-2), dim=-1).clamp_min(1e-8)  # (N, V)
-        k = norm[:, None, :] / norm[:, :, None]  # (N, Vt, Vs)
-        ray0 = torch.cat((p, torch.zeros_like(p[..., :1])), -1)  # (N, Vs, J, 3), z = 0
-        o = torch.einsum("nvskm,nsjm->nvjsk", rel, ray0)[..., :2]  # (N, Vt, J, Vs, 2)
-        d = rel[..., :2, 2][:, :, None]  # (R_v R_sᵀ e_z)_xy (N, Vt, 1, Vs, 2)
+        k = norm[:, others] / norm[:, :, None]  # (N, Vt, V−1)
+        ray0 = torch.cat((p, torch.zeros_like(p[..., :1])), -1)[:, others]  # (N, Vt, V−1, J, 3)
+        o = torch.einsum("nvskm,nvsjm->nvjsk", rel, ray0)[..., :2]  # (N, Vt, J, V−1, 2)
+        d = rel[..., :2, 2][:, :, None]  # (R_v R_sᵀ e_z)_xy (N, Vt, 1, V−1, 2)
         k = k[:, :, None, :, None]
         origin = self.to_pixels(k * o)
         direction = (k * d * self.hs).expand_as(origin)
-        eye = torch.eye(p.shape[1], dtype=torch.bool, device=p.device)
-        line_w = torch.where(eye[None, :, None, :], 0, w.transpose(1, 2)[:, None])  # (N, Vt, J, Vs)
+        line_w = w[:, others].permute(0, 1, 3, 2)  # (N, Vt, J, V−1)
         return origin, direction, line_w
 
     def _epipolar_heatmap(
         self, origin: torch.Tensor, direction: torch.Tensor, weight: torch.Tensor
     ) -> torch.Tensor:
-        """Sum of ridge heatmaps along the rays `(K, Vs, 2)` of the other views → `(K, hs, hs)`."""
+        """Sum of ridge heatmaps along the rays `(K, S, 2)` of the S other views → `(K, hs, hs)`."""
         g = torch.arange(self.hs, dtype=origin.dtype, device=origin.device)
-        grid = torch.stack(torch.meshgrid(g, g, indexing="xy"), -1)  # (hs, hs, 2) as (x, y)
-        rel = grid[None, None] - origin[:, :, None, None]  # (K, Vs, hs, hs, 2)
-        dd = direction.square().sum(-1)[:, :, None, None]
-        proj = (rel * direction[:, :, None, None]).sum(-1)
+        # x varies along the last axis, y along the one before (flat index = y·hs + x)
+        rx = g - origin[..., 0:1]  # (K, S, hs)
+        ry = g - origin[..., 1:2]
+        dx, dy = direction[..., 0, None, None], direction[..., 1, None, None]  # (K, S, 1, 1)
+        dd = dx * dx + dy * dy
+        proj = rx[:, :, None, :] * dx + ry[:, :, :, None] * dy  # (K, S, hs, hs)
         z = torch.where(dd > 1e-12, proj / dd.clamp_min(1e-12), 0)
         z = z.clamp(-self.ray_extent, self.ray_extent)
-        dist2 = (rel - z[..., None] * direction[:, :, None, None]).square().sum(-1)
+        dist2 = (rx[:, :, None, :] - z * dx).square() + (ry[:, :, :, None] - z * dy).square()
         ridge = torch.exp(-dist2 / (2 * self.epipolar_sigma**2))
         (x0, x1), (y0, y1) = self.window
-        inside = ((grid[..., 0] > x0 * self.hs) & (grid[..., 0] < x1 * self.hs)
-                  & (grid[..., 1] > y0 * self.hs) & (grid[..., 1] < y1 * self.hs))
-        ridge = ridge * inside
+        inside_x = (g > x0 * self.hs) & (g < x1 * self.hs)
+        inside_y = (g > y0 * self.hs) & (g < y1 * self.hs)
+        ridge = ridge * (inside_y[:, None] & inside_x[None, :])
         # A line is "non-empty" when it crosses the window (ridge peak near its centre line).
         nonempty = (ridge.flatten(2).amax(-1) > 0.5) & (weight > 0)
-        lines = weight[:, :, None, None] * ridge
+        heat = torch.einsum("ks,ksyx->kyx", weight, ridge)
         single = nonempty.sum(-1) == 1
-        heat = lines.sum(1)
         return torch.where(single[:, None, None], 0, heat)

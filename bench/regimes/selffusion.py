@@ -71,6 +71,9 @@ class SelfFusionRegime(LiftingRegime):
         fusion: `CrossViewFusion` arguments plus `enabled` (default true).
         two_stage: run the second lifting pass on the refined 2D (CVSF "S2").
         stage2_epoch: first epoch with the stage-2 weights (default: half of `max_epochs`).
+        fusion_frames: frames per clip (drawn at random each step) that go through the fusion
+            module and the fusion / second-pass losses; None = all T. The CanonPose lifter is
+            per-frame, so this only subsamples the costly heatmaps (64² per refined joint).
         restart_lr: reset the learning rate to its initial value at the stage switch.
         seed: seed of L_cam's frame permutations.
         **kwargs: `LiftingRegime` arguments; `loss` has `stage1` and `stage2` weight dicts
@@ -84,6 +87,7 @@ class SelfFusionRegime(LiftingRegime):
         fusion: dict[str, Any] | None = None,
         two_stage: bool = True,
         stage2_epoch: int | None = None,
+        fusion_frames: int | None = 4,
         restart_lr: bool = True,
         seed: int = 0,
         **kwargs: Any,
@@ -100,6 +104,9 @@ class SelfFusionRegime(LiftingRegime):
         self.fusion = CrossViewFusion(**fusion)
         self.two_stage = bool(two_stage) and self.fusion_enabled
         self.stage2_epoch = stage2_epoch
+        if fusion_frames is not None and int(fusion_frames) < 1:
+            raise ValueError(f"fusion_frames must be >= 1 or None, got {fusion_frames}")
+        self.fusion_frames = None if fusion_frames is None else int(fusion_frames)
         self.restart_lr = restart_lr
         self.generator = torch.Generator().manual_seed(int(seed))
         self.rot_head: nn.Module | None = None
@@ -188,25 +195,32 @@ class SelfFusionRegime(LiftingRegime):
             cam = cam - cam[..., ROOT : ROOT + 1, :]
             terms["sup"] = loss_mpjpe(cam, batch["target"], valid)
         if self.fusion_enabled:
+            keep = torch.arange(t, device=x.device)
+            if self.fusion_frames is not None and self.fusion_frames < t:
+                keep = torch.randperm(t, generator=self.generator)[: self.fusion_frames]
+                keep = keep.sort().values.to(x.device)
+            fc, fw, fp, fr = canon[:, :, keep], conf[:, :, keep], pose[:, :, keep], rot[:, :, keep]
+            fv = None if valid is None else valid[:, :, keep]
             order = (0, 2, 1, 3, 4)  # the module works per frame: (B, T, V, J, ·)
             refined, replaced = self.fusion(
-                canon.permute(order), conf.transpose(1, 2), pose.detach().permute(order),
-                rot.detach().permute(0, 2, 1, 3, 4),
+                fc.permute(order), fw.transpose(1, 2), fp.detach().permute(order),
+                fr.detach().permute(0, 2, 1, 3, 4),
             )
             refined = refined.permute(order)
-            terms["furep"], terms["fuview"] = view_losses(refined, conf, pose, rot, valid)
+            terms["furep"], terms["fuview"] = view_losses(refined, fw, fp, fr, fv)
             with torch.no_grad():
-                terms["fu2drep"] = loss_reprojection_scale_free(canon, refined, conf, valid)
+                terms["fu2drep"] = loss_reprojection_scale_free(fc, refined, fw, fv)
                 terms["refined_frac"] = replaced.float().mean()
             if self.two_stage:
                 canon2, _, _ = canonicalize_2d(refined, ROOT)
                 pose2, rot2 = self.pose_and_rotation(
-                    torch.cat((canon2, conf[..., None]), -1).flatten(0, 1))
-                pose2, rot2 = pose2.view(b, v, t, j, 3), rot2.view(b, v, t, 3, 3)
-                rep2, view2 = view_losses(canon2, conf, pose2, rot2, valid)
+                    torch.cat((canon2, fw[..., None]), -1).flatten(0, 1))
+                tk = keep.numel()
+                pose2, rot2 = pose2.view(b, v, tk, j, 3), rot2.view(b, v, tk, 3, 3)
+                rep2, view2 = view_losses(canon2, fw, pose2, rot2, fv)
                 terms["rep2"] = rep2 + view2
                 terms["con3d"] = loss_con3d(pose2)
-                terms["agree"] = loss_pass_agreement(pose, pose2, conf)
+                terms["agree"] = loss_pass_agreement(fp, pose2, fw)
         total = sum(w[k] * terms[k] for k in _TERMS if k in terms and w[k])
         terms["loss"] = total if isinstance(total, torch.Tensor) else pose.sum() * 0.0
         terms["stage"] = torch.tensor(float(self.current_stage()))
