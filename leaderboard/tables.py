@@ -7,12 +7,13 @@ table = build_table(runs, groups, ci="seeds")                    # rows lifter �
 print(table.render("md"))                                        # md | latex | csv | html
 ```
 
-Rows are lifter × regime (measured runs that share lifter, size, regime, loss weights and
-protocol are the seeds of one row). A cell is the mean over the row's runs ± half the width of a
-95% percentile-bootstrap CI (over seeds, or over the per-action values with `ci="groups"`).
-Rows whose protocols differ are never ranked against each other: every row carries a protocol
-tag (P1 = the reference, the most common protocol among measured rows), rows with another
-protocol show which fields differ, and best / second best are marked within each protocol.
+Rows are lifter × regime (measured runs that share lifter, size, regime, loss weights, sweep
+parameters and protocol are the seeds of one row). A cell is the mean over the row's runs ±
+half the width of a 95% percentile-bootstrap CI (over seeds, or over the per-action values
+with `ci="groups"`). Rows whose protocols differ are never ranked against each other: every
+row carries a protocol tag (P1 = the reference, the most common protocol among measured rows),
+rows with another protocol show which fields differ, and best / second best are marked within
+each protocol.
 """
 
 from __future__ import annotations
@@ -86,8 +87,9 @@ def records_frames(records: Sequence[RunRecord],
     """Run records as two frames.
 
     Returns:
-        `runs`: one row per run — run_id, source, lifter, size, regime, loss_weights (JSON
-        text), seed, kind, created, config_hash, sweep_id, sweep_trial, the protocol fields
+        `runs`: one row per run — run_id, source, lifter, size, regime, loss_weights and
+        variant (JSON text: the loss weights plus any sweep parameters but the seed), seed,
+        kind, created, config_hash, sweep_id, sweep_trial, the protocol fields
         (`joints` = number of joints evaluated), one column per metric (mm or %), one
         `w.<name>` column per loss weight and one `param.<dotted key>` per sweep parameter.
         `groups`: long form — run_id, member, metric, value — of the records' `group`
@@ -96,10 +98,13 @@ def records_frames(records: Sequence[RunRecord],
     rows, long = [], []
     for r in records:
         weights = dict(r.regime.get("loss_weights") or {})
+        params = {k: v for k, v in ((r.sweep or {}).get("params") or {}).items() if k != "seed"}
         row = {
             "run_id": r.run_id, "source": MEASURED, "lifter": r.lifter["name"],
             "size": r.lifter.get("size"), "regime": r.regime["name"],
-            "loss_weights": json.dumps(weights, sort_keys=True), "seed": r.seed,
+            "loss_weights": json.dumps(weights, sort_keys=True),
+            "variant": json.dumps({**weights, **params}, sort_keys=True, default=str),
+            "seed": r.seed,
             "kind": r.kind, "created": r.created, "config_hash": r.config_hash,
             "sweep_id": (r.sweep or {}).get("id"), "sweep_trial": (r.sweep or {}).get("trial"),
             "order": 0, **_protocol_of(r.protocol),
@@ -124,6 +129,7 @@ def reported_frames(rows: Sequence[ReportedRow],
         row = {
             "run_id": r.id, "source": r.source_label, "lifter": r.method, "size": None,
             "regime": r.regime or "?", "loss_weights": json.dumps(weights, sort_keys=True),
+            "variant": json.dumps(weights, sort_keys=True),
             "seed": None, "kind": "reported", "created": None, "config_hash": None,
             "sweep_id": None, "sweep_trial": None, "order": i + 1, **r.protocol, **r.metrics,
         }
@@ -139,7 +145,8 @@ def _frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
     df = pd.DataFrame(rows)
     if df.empty:
         df = pd.DataFrame(columns=["run_id", "source", "lifter", "size", "regime",
-                                   "loss_weights", "seed", "kind", "order", *PROTOCOL_FIELDS])
+                                   "loss_weights", "variant", "seed", "kind", "order",
+                                   *PROTOCOL_FIELDS])
     return df
 
 
@@ -205,7 +212,7 @@ class TableRow:
     differs: list[str] = field(default_factory=list)
     marks: dict[str, int] = field(default_factory=dict)
     note: str = ""
-    loss_weights: str = "{}"
+    variant: str = "{}"  # JSON: loss weights + sweep parameters (rows differ by these)
     order: int = 0  # reported rows keep the paper's order; measured rows sort by name
 
     @property
@@ -331,7 +338,7 @@ def _row_key(run: pd.Series) -> tuple:
     proto = tuple(_norm(run[k]) for k in PROTOCOL_FIELDS)
     if run["source"] != MEASURED:
         return (run["source"], run["run_id"])
-    return (MEASURED, run["lifter"], _norm(run["size"]), run["regime"], run["loss_weights"],
+    return (MEASURED, run["lifter"], _norm(run["size"]), run["regime"], run["variant"],
             json.dumps(proto, default=str))
 
 
@@ -415,7 +422,7 @@ def build_table(runs: pd.DataFrame, groups: pd.DataFrame | None = None, *,
         rows.append(TableRow(lifter=str(first["lifter"]) + (
             f" ({first['size']})" if measured and _norm(first["size"]) else ""),
             regime=str(first["regime"]), source=str(first["source"]), run_ids=ids,
-            protocol=proto, cells=cells, loss_weights=str(first["loss_weights"]),
+            protocol=proto, cells=cells, variant=str(first["variant"]),
             order=int(first.get("order", 0) or 0)))
     if not rows:
         raise ValueError("none of the runs has a value in the requested columns")
@@ -423,7 +430,7 @@ def build_table(runs: pd.DataFrame, groups: pd.DataFrame | None = None, *,
     protocols = _assign_protocols(rows)
     tag_index = {tag: i for i, (tag, _) in enumerate(protocols)}
     rows.sort(key=lambda r: (tag_index[r.tag], not r.measured, r.order, r.lifter, r.regime,
-                             r.loss_weights))
+                             r.variant))
     _mark(rows, columns, higher, digits)
     return LeaderboardTable(columns=columns, column_labels=labels, higher_better=higher,
                             rows=rows, protocols=protocols, by=by, metric=metric if by else None,
@@ -446,12 +453,12 @@ def _member_values(per_run: dict[str, pd.DataFrame], run_ids: Sequence[str],
 
 
 def _disambiguate(rows: list[TableRow]) -> None:
-    """Rows with the same lifter · regime (e.g. a sweep's weights) get their loss weights named."""
+    """Rows with the same lifter · regime (a sweep's trials) get their differing values named."""
     counts = Counter((r.lifter, r.regime, r.source) for r in rows)
     for r in rows:
         if r.measured and counts[(r.lifter, r.regime, r.source)] > 1:
-            weights = json.loads(r.loss_weights)
-            others = [json.loads(o.loss_weights) for o in rows
+            weights = json.loads(r.variant)
+            others = [json.loads(o.variant) for o in rows
                       if o is not r and (o.lifter, o.regime, o.source) ==
                       (r.lifter, r.regime, r.source)]
             diff = {k: v for k, v in weights.items() if any(o.get(k) != v for o in others)}

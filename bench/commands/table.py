@@ -75,7 +75,8 @@ def _run(args: argparse.Namespace) -> int:
                "source_2d": args.source_2d, "frames": args.frames, "lifter": args.lifter}
     pairs = []
     results = args.results
-    if results is None and not args.reported_from:
+    if results is None and (Path("results").is_dir() or not (args.reported or
+                                                           args.reported_from)):
         results = Path("results")
     if results is not None:
         runs, groups = records_frames(load_records(results))

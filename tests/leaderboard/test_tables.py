@@ -269,3 +269,18 @@ def test_eight_concurrent_writers_and_a_reader(tmp_path):
     assert not list(tmp_path.glob(".*"))
     table = build_table(*records_frames(recs))
     assert len(table.rows) == 8 and all(len(r.run_ids) == 15 for r in table.rows)
+
+
+def test_sweep_trials_are_rows_and_seeds_merge():
+    records = []
+    for lr in (1e-3, 2e-3):
+        for seed in (0, 1):
+            r = fixed_records()[seed]
+            r.run_id = f"lr{lr}-{seed}"
+            r.sweep = {"id": "s", "trial": 0, "params": {"regime.optim.lr": lr, "seed": seed}}
+            records.append(r)
+    table = build_table(*records_frames(records))
+    assert sorted(r.label for r in table.rows) == [
+        "motionagformer_xs (tiny) · supervised [regime.optim.lr=0.001]",
+        "motionagformer_xs (tiny) · supervised [regime.optim.lr=0.002]"]
+    assert all(len(r.run_ids) == 2 for r in table.rows)
