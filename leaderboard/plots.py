@@ -2,7 +2,8 @@
 
 - `plot_per_action`: grouped bars of a per-action table (error bars = the table's 95% CIs).
 - `plot_sweep`: a metric against a swept value (a loss weight), mean ± CI over seeds per value.
-- `plot_iterations`: per-iteration curves (e.g. pseudo-label fine-tuning), one panel per metric.
+- `plot_iterations`: per-iteration curves (pseudo-label fine-tuning's `iter<k>/<metric>` record
+  metrics), one panel per metric.
 - `plot_skeleton_overlay`: predicted vs ground-truth skeleton (3D view + front view).
 
 Every function writes the figure to `out` (format from the suffix: .png, .pdf, .svg) and
@@ -12,6 +13,7 @@ returns the path.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -26,6 +28,7 @@ from leaderboard.stats import bootstrap_ci
 from leaderboard.tables import METRIC_LABELS, LeaderboardTable
 
 _UNITS = {"pck": "%", "auc": "%", "n_pck": "%", "jdr": "%"}
+_ITER_KEY = re.compile(r"iter(\d+)/(.+)")
 
 
 def _save(fig: Figure, out: str | Path) -> Path:
@@ -127,33 +130,34 @@ def plot_sweep(runs: pd.DataFrame, param: str, out: str | Path, metric: str = "m
 
 
 def iterations_frame(records: Sequence[RunRecord], key: str = "iterations") -> pd.DataFrame:
-    """Per-iteration values stored in records' `extra[key]`, long form.
+    """Per-iteration values of records (e.g. pseudo-label fine-tuning), long form.
 
-    Accepted layouts: a list of dicts (`[{"iteration": 0, "pa_mpjpe_mono": 81.2, ...}, ...]`,
-    the list index when `iteration` is absent) or a dict of lists (`{"pa_mpjpe_mono": [...]}`).
+    Read from the record's metrics named `iter<k>/<name>` (as `regime=pseudolabel` writes
+    them), or from `extra[key]`: a list of dicts (`[{"iteration": 0, "pa_mpjpe_mono": 81.2},
+    ...]`, the list index when `iteration` is absent) or a dict of lists.
 
     Returns:
         Columns run_id, label (lifter · regime · seed), iteration, metric, value.
     """
     out = []
     for r in records:
+        label = f"{r.lifter['name']} · {r.regime['name']} · seed {r.seed}"
+        steps = [(int(m.group(1)), m.group(2), v) for name, v in r.metrics.items()
+                 if (m := _ITER_KEY.fullmatch(name)) and v is not None and math.isfinite(v)]
         data = r.extra.get(key)
-        if data is None:
-            continue
         if isinstance(data, dict):
             n = max((len(v) for v in data.values() if isinstance(v, list)), default=0)
             data = [{m: v[i] for m, v in data.items() if isinstance(v, list) and i < len(v)}
                     for i in range(n)]
-        if not isinstance(data, list):
+        if data is not None and not isinstance(data, list):
             raise ValueError(f"record {r.run_id}: extra[{key!r}] must be a list of dicts or a "
                              f"dict of lists, got {type(data).__name__}")
-        label = f"{r.lifter['name']} · {r.regime['name']} · seed {r.seed}"
-        for i, step in enumerate(data):
+        for i, step in enumerate(data or []):
             it = step.get("iteration", i)
-            for m, v in step.items():
-                if m != "iteration" and isinstance(v, (int, float)) and not isinstance(v, bool):
-                    out.append({"run_id": r.run_id, "label": label, "iteration": it,
-                                "metric": m, "value": float(v)})
+            steps.extend((it, m, float(v)) for m, v in step.items() if m != "iteration" and
+                         isinstance(v, (int, float)) and not isinstance(v, bool))
+        out.extend({"run_id": r.run_id, "label": label, "iteration": it, "metric": m,
+                    "value": float(v)} for it, m, v in steps)
     return pd.DataFrame(out, columns=["run_id", "label", "iteration", "metric", "value"])
 
 
@@ -168,7 +172,8 @@ def plot_iterations(frame: pd.DataFrame, out: str | Path, metrics: Sequence[str]
         title: figure title.
     """
     if frame.empty:
-        raise ValueError("no per-iteration values to plot (records need extra['iterations'])")
+        raise ValueError("no per-iteration values to plot (records need iter<k>/<metric> "
+                         "metrics, as regime=pseudolabel writes, or extra['iterations'])")
     metrics = list(metrics or dict.fromkeys(frame["metric"]))
     missing = [m for m in metrics if m not in set(frame["metric"])]
     if missing:

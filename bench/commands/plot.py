@@ -3,7 +3,7 @@
 Kinds:
   actions     per-action bars (95% CI error bars) of the records (+ --reported-from tables)
   sweep       a metric against a swept value:  --param regime.loss.w_con [--sweep-id ID]
-  iterations  per-iteration curves stored in records' extra["iterations"] (pseudo-label runs)
+  iterations  per-iteration curves of records' iter<k>/<metric> values (regime=pseudolabel)
   overlay     prediction vs ground-truth skeleton: --ckpt runs/<run>/checkpoints/best.ckpt
               (first test clip of the run's own data config), or --npz FILE with pred, gt
               arrays (T, 17, 3) in mm
@@ -40,7 +40,8 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p.add_argument("--param", help="sweep: the swept key (e.g. regime.loss.w_con)")
     p.add_argument("--sweep-id", help="sweep: only records of this sweep id")
     p.add_argument("--logx", action="store_true", help="sweep: log-scale x axis")
-    p.add_argument("--key", default="iterations", help="iterations: the extra[...] key")
+    p.add_argument("--key", default="iterations",
+                   help="iterations: also read extra[KEY] (list of dicts / dict of lists)")
     p.add_argument("--metrics", nargs="+", help="iterations: panels (default all)")
     p.add_argument("--ckpt", type=Path, help="overlay: a checkpoint of a fit run")
     p.add_argument("--npz", type=Path, help="overlay: npz with pred and gt (T, 17, 3) mm")

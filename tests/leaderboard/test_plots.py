@@ -56,8 +56,14 @@ def test_iterations(tmp_path):
     a.extra["iterations"] = [{"iteration": i, "pa_mpjpe_mono": 80.0 - 5 * i,
                               "rot_err_deg": 2.0 / (i + 1)} for i in range(4)]
     b.extra["iterations"] = {"pa_mpjpe_mono": [81.0, 70.0, 66.0], "note": "x"}
-    frame = plots.iterations_frame([a, b, fixed_records()[2]])
-    assert set(frame["run_id"]) == {"a0", "a1"}
+    c = fixed_records()[2]
+    c.metrics.update({"iter0/pa_mpjpe_multi": 60.0, "iter1/pa_mpjpe_multi": 52.0,
+                      "iter10/rot_deg": 0.5})
+    frame = plots.iterations_frame([a, b, c, fixed_records()[3]])
+    assert set(frame["run_id"]) == {"a0", "a1", "a2"}
+    multi = frame[frame["run_id"] == "a2"].sort_values("iteration")
+    assert list(zip(multi["iteration"], multi["metric"], multi["value"])) == [
+        (0, "pa_mpjpe_multi", 60.0), (1, "pa_mpjpe_multi", 52.0), (10, "rot_deg", 0.5)]
     mono_b = frame[(frame["run_id"] == "a1") & (frame["metric"] == "pa_mpjpe_mono")]
     assert list(mono_b["iteration"]) == [0, 1, 2] and list(mono_b["value"]) == [81, 70, 66]
     assert drawn(plots.plot_iterations(frame, tmp_path / "i.png")) > 0.002
