@@ -212,6 +212,8 @@ class RealDataModule(L.LightningDataModule):
     SPLITS: ClassVar[dict[str, dict[str, list[str]]]] = {}
     default_split: ClassVar[str] = ""
     how_to: ClassVar[str] = ""
+    # False for DataModules built from other datasets (their `root` is unused).
+    needs_root: ClassVar[bool] = True
 
     def __init__(
         self,
@@ -234,9 +236,9 @@ class RealDataModule(L.LightningDataModule):
         reader_options: dict[str, Any] | None = None,
     ) -> None:
         super().__init__()
-        if root is None or str(root) == "???":
+        if self.needs_root and (root is None or str(root) == "???"):
             raise ValueError(f"dataset {self.name!r}: `root` is required. {self.how_to}")
-        self.root = Path(root).expanduser()
+        self.root = Path(root if root is not None and str(root) != "???" else ".").expanduser()
         if not self.root.exists():
             raise FileNotFoundError(
                 f"dataset {self.name!r}: root {self.root} does not exist. {self.how_to}"
@@ -346,6 +348,10 @@ class RealDataModule(L.LightningDataModule):
         in_train = rec.subject in sets["train"] if "train" in sets else rec.subject not in named
         return out + (["train", "adapt"] if in_train else [])
 
+    def sample_labels(self, records: list[SequenceRecord]) -> dict[str, list[int]]:
+        """Extra integer labels per record, served per sample as batch keys (none here)."""
+        return {}
+
     # ---------------------------------------------------------------- clips
     @property
     def cache_key(self) -> str:
@@ -408,6 +414,8 @@ class RealDataModule(L.LightningDataModule):
                     normalisation=cfg["normalisation"], action_names=actions,
                     subject_names=subjects,
                 )
+                for key, per_take in self.sample_labels(recs).items():
+                    arrays[key] = np.asarray(per_take, dtype=np.int64)[arrays["take"]]
                 (tmp / name).mkdir()
                 for key, arr in arrays.items():
                     np.save(tmp / name / f"{key}.npy", arr)
@@ -529,3 +537,8 @@ def format_summary(name: str, summary: dict[str, Any]) -> str:
         f"  units check: {units}",
         f"  cached records: {summary['cache']}",
     ])
+
+
+# The registry imports dataset *packages*; the merged Humans7.1M DataModule is a module that
+# builds on this one, so importing it here registers it whenever any real dataset is loaded.
+import datamodules.humans71m  # noqa: E402, F401
