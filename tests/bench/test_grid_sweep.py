@@ -259,3 +259,20 @@ def test_real_two_cell_grid_end_to_end(tmp_path, capsys):
     recs = read_records(tmp_path / "results")
     assert sorted(r.lifter["name"] for r in recs) == ["motionagformer_xs", "videopose3d_27"]
     assert all(Path(tmp_path / "runs" / r.run_id / "config.yaml").exists() for r in recs)
+
+
+def test_wandb_agent_command_line_reaches_the_config():
+    """`wandb agent` formats trials with its own `${args_no_hyphens}`; they compose the same."""
+    from wandb.sdk.launch.sweeps.utils import create_sweep_command_args
+
+    from bench.config import compose
+
+    sweep = sw.load_sweep(RANDOM)
+    _, fixed = sw.command_overrides(sweep)
+    for trial in sw.expand_sweep(sweep, count=8, seed=1):
+        args = create_sweep_command_args({"args": {k: {"value": v} for k, v in trial.items()}})
+        cfg = to_container(compose([*fixed, *args["args_no_hyphens"]]))
+        assert cfg["regime"]["optim"]["lr"] == pytest.approx(trial["regime.optim.lr"])
+        assert cfg["regime"]["flip_augment"] is trial["regime.flip_augment"]
+        assert cfg["trainer"]["max_epochs"] == trial["trainer.max_epochs"]
+        assert type(cfg["regime"]["loss"]["w_vel"]) is float
