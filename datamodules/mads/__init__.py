@@ -1,0 +1,6 @@
+"""MADS (Zhang et al., IVC 2017): reader and the `mads` DataModule.
+
+Importing the package registers the datamodule (`datamodules.registry`).
+"""
+
+from datamodules.mads import datamodule as datamodule
