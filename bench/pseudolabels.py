@@ -300,10 +300,11 @@ def evaluate_take(
     if "target_mm" in gt:
         pool("mono_pa_mpjpe", pa_mpjpe(_torch(lifted), _torch(gt["target_mm"]), joints=joints,
                                        reduction="none").flatten())
-    if "target" in gt:
-        lab = _torch(result["labels"])
-        pool("label_pa_mpjpe", pa_mpjpe(lab, _torch(gt["target"]), mask=torch.from_numpy(
-            result["valid"]), joints=joints, reduction="none").flatten())
+    if "target" in gt and "factor" in gt:
+        mm = _torch(gt["factor"])[..., None, None]  # both in mm with the true 2.5D factor
+        pool("label_pa_mpjpe", pa_mpjpe(_torch(result["labels"]) * mm, _torch(gt["target"]) * mm,
+                                        mask=torch.from_numpy(result["valid"]), joints=joints,
+                                        reduction="none").flatten())
     if "pose3d_world" in gt:
         est, ref = _torch(result["world"]), _torch(gt["pose3d_world"] * 1000.0)
         ok = torch.isfinite(est).all(-1)
