@@ -190,7 +190,7 @@ class Humans71MDataModule(RealDataModule):
         self, sources: Mapping[str, Mapping[str, Any]] | None = None,
         unit_m: float | None = None, root: str | Path | None = None, **kwargs: Any,
     ) -> None:
-        if not sources:
+        if not isinstance(sources, Mapping) or not sources:
             raise ValueError(f"humans71m: `sources` is required. {self.how_to}")
         if "humans71m" in sources:
             raise ValueError("humans71m cannot merge itself")

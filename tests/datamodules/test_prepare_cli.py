@@ -34,7 +34,8 @@ def test_prepare_errors_are_one_clear_line(tmp_path, capsys):
         main(["data", "prepare", "aspset"])  # --root is required
 
 
-@pytest.mark.parametrize("name", ["h36m", "mpi_inf_3dhp", "sportspose", "aspset"])
+@pytest.mark.parametrize("name", ["h36m", "mpi_inf_3dhp", "sportspose", "aspset", "aist",
+                                  "mads"])
 def test_config_without_root_says_how_to_prepare(name):
     from bench.config import compose
     from bench.runner import build_datamodule
@@ -42,3 +43,11 @@ def test_config_without_root_says_how_to_prepare(name):
     cfg = compose([f"data={name}"])
     with pytest.raises(ValueError, match=f"root.*is required.*liftbench data prepare {name}"):
         build_datamodule(cfg)
+
+
+def test_humans71m_config_without_sources():
+    from bench.config import compose
+    from bench.runner import build_datamodule
+
+    with pytest.raises(ValueError, match="sources.*is required"):
+        build_datamodule(compose(["data=humans71m"]))
