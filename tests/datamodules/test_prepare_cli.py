@@ -35,7 +35,7 @@ def test_prepare_errors_are_one_clear_line(tmp_path, capsys):
 
 
 @pytest.mark.parametrize("name", ["h36m", "mpi_inf_3dhp", "sportspose", "aspset", "aist",
-                                  "mads", "skipose"])
+                                  "mads", "skipose", "worldpose"])
 def test_config_without_root_says_how_to_prepare(name):
     from bench.config import compose
     from bench.runner import build_datamodule

@@ -1,0 +1,66 @@
+"""`WorldPoseDataModule` ("worldpose")."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from datamodules.real import RealDataModule
+from datamodules.records import SequenceRecord
+from datamodules.registry import register_datamodule
+from datamodules.worldpose.reader import list_sequences, read_worldpose
+
+# KASportsFormer's test games (DATASETS.md §5.4) and the release's evaluation clips (§5.3).
+KAS_TEST = [
+    "ARG_CRO_221657", "ARG_CRO_222132", "ARG_CRO_223805", "ARG_CRO_235121", "ARG_FRA_180702",
+    "ARG_FRA_183429", "ARG_FRA_193158", "BRA_KOR_221807", "BRA_KOR_232126", "BRA_KOR_224459",
+    "CRO_MOR_181141", "CRO_MOR_182854", "CRO_MOR_184559", "CRO_MOR_194948", "ENG_FRA_224248",
+    "ENG_FRA_233519", "ENG_FRA_232015", "ENG_FRA_235059", "FRA_MOR_232451", "FRA_MOR_222923",
+    "MOR_POR_181952", "MOR_POR_192030", "MOR_POR_184724", "NET_ARG_220032", "NET_ARG_231259",
+    "NET_ARG_222749",
+]
+OFFICIAL_EVAL = ["ARG_FRA_182345", "ARG_FRA_201902", "BRA_KOR_231503", "CRO_MOR_180400",
+                 "FRA_MOR_231753", "NET_ARG_231259"]
+
+
+@register_datamodule("worldpose")
+class WorldPoseDataModule(RealDataModule):
+    """WorldPose: one moving broadcast camera per sequence, many players, 50 fps.
+
+    "Subjects" are sequences (`<TEAM1>_<TEAM2>_<HHMMSS>`). Splits: `kasportsformer` (its 26
+    test games) and `official` (the release's 6 evaluation clips); or `subjects=` lists.
+
+    Args:
+        root: the `WorldPose` folder (`cameras/`, `poses/`).
+        smpl_model: path to the SMPL neutral model `.npz` (not distributed with liftbench).
+        min_frames: drop visible runs shorter than this.
+        **kwargs: `RealDataModule` arguments.
+    """
+
+    name = "worldpose"
+    SPLITS = {"kasportsformer": {"test": KAS_TEST}, "official": {"test": OFFICIAL_EVAL}}
+    default_split = "kasportsformer"
+    how_to = (
+        "Register at eth-ait.github.io/WorldPoseDataset, extract cameras-dev.7z and "
+        "poses-dev.7z, get the SMPL neutral model (.npz) from smpl.is.tue.mpg.de, then run "
+        "`liftbench data prepare worldpose --root PATH -o smpl_model=SMPL.npz`."
+    )
+
+    def __init__(self, root: str | Path | None = None, smpl_model: str | Path | None = None,
+                 min_frames: int = 1, **kwargs: Any) -> None:
+        has_root = root is not None and str(root) != "???"
+        if has_root and (smpl_model is None or str(smpl_model) == "???"):
+            raise ValueError(f"worldpose: `smpl_model` is required. {self.how_to}")
+        model = "" if smpl_model is None else str(Path(smpl_model).resolve())
+        opts = {"smpl_model": model, "min_frames": int(min_frames)}
+        super().__init__(root=root, reader_options=opts, **kwargs)
+
+    def count_items(self) -> int | None:
+        """Sequences (each yields several player takes)."""
+        return None if not (self.root / "poses").is_dir() else len(list_sequences(self.root))
+
+    def read_records(self) -> Iterator[SequenceRecord]:
+        """Every visible run of every player."""
+        o = self.reader_options
+        yield from read_worldpose(self.root, o["smpl_model"], o["min_frames"])
