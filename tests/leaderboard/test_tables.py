@@ -241,7 +241,8 @@ for k in range(15):
 READER = """
 import sys, time
 from leaderboard.tables import load_records, records_frames, build_table
-root, seen = sys.argv[1], 0
+root, seen, reads = sys.argv[1], 0, 0
+print("ready", flush=True)
 deadline = time.time() + 60
 while time.time() < deadline:
     recs = load_records(root, strict=True)
@@ -249,20 +250,23 @@ while time.time() < deadline:
     seen = len(recs)
     if recs:
         build_table(*records_frames(recs)).render("md")
+    reads += 1
     if seen == 120:
         break
-print(seen)
+print(seen, reads)
 """
 
 
 def test_eight_concurrent_writers_and_a_reader(tmp_path):
     reader = subprocess.Popen([sys.executable, "-c", READER, str(tmp_path)],
                               stdout=subprocess.PIPE, text=True)
+    assert reader.stdout.readline().strip() == "ready"  # it reads while the writers write
     writers = [subprocess.Popen([sys.executable, "-c", WRITER, str(tmp_path), str(i)])
                for i in range(8)]
     assert all(p.wait(timeout=120) == 0 for p in writers)
     out, _ = reader.communicate(timeout=120)
-    assert reader.returncode == 0 and out.strip() == "120"
+    seen, reads = out.split()
+    assert reader.returncode == 0 and seen == "120" and int(reads) >= 1
     recs = load_records(tmp_path, strict=True)
     assert sorted(r.metrics["mpjpe"] for r in recs) == sorted(
         float(i * 100 + k) for i in range(8) for k in range(15))
