@@ -23,6 +23,7 @@ import os
 import shutil
 import tempfile
 from collections.abc import Iterable, Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -125,7 +126,8 @@ def slice_record(rec: SequenceRecord, start: int, stop: int, take: str) -> Seque
         image_size=rec.image_size,
         pose3d_world=None if rec.pose3d_world is None else rec.pose3d_world[s],
         pose2d_clean=opt(rec.pose2d_clean), dist=rec.dist, valid=rec.valid[:, s],
-        view_names=rec.view_names, labels=dict(rec.labels),
+        view_names=rec.view_names,
+        labels={**rec.labels, "start_frame": str(int(rec.labels.get("start_frame", 0)) + start)},
     )
 
 
@@ -205,6 +207,10 @@ class RealDataModule(L.LightningDataModule):
         train_on: `"train"` or `"adapt"`.
         batch_size, num_workers, seed: loader settings.
         cache_dir: cache root (default `default_cache_dir(name)`).
+        detections: folder of the user's own 2D detections replacing the records' 2D: per take
+            and view a file `<take>.<view>.{json,npz,npy}` (or an OpenPose folder
+            `<take>.<view>/`) in any format of `datamodules.keypoints`, covering the whole
+            video (takes split at gaps read their frames from it).
         reader_options: options that change the records (part of the records cache key).
     """
 
@@ -233,6 +239,7 @@ class RealDataModule(L.LightningDataModule):
         num_workers: int = 0,
         seed: int = 0,
         cache_dir: str | Path | None = None,
+        detections: str | Path | None = None,
         reader_options: dict[str, Any] | None = None,
     ) -> None:
         super().__init__()
@@ -270,6 +277,7 @@ class RealDataModule(L.LightningDataModule):
             "views": views, "cameras": list(cameras) if cameras else None, "frames": frames,
             "stride": stride or max(1, frames // 3), "test_stride": test_stride or frames,
             "downsample": downsample, "normalisation": normalisation,
+            "detections": str(Path(detections).resolve()) if detections else None,
         }
         self.views, self.frames, self.flip, self.train_on = views, frames, flip, train_on
         self.batch_size, self.num_workers, self.seed = batch_size, num_workers, seed
@@ -365,8 +373,33 @@ class RealDataModule(L.LightningDataModule):
         """Folder of this configuration's clip arrays."""
         return self.cache_root / f"clips-{self.cache_key}"
 
+    def apply_detections(self, rec: SequenceRecord) -> SequenceRecord:
+        """The record with every view's 2D read from the `detections` folder."""
+        from datamodules.keypoints import load_keypoints_file
+
+        base = Path(self.config["detections"])
+        video = rec.take.split("#")[0].replace("/", "_")
+        start = int(rec.labels.get("start_frame", 0))
+        pose2d = rec.pose2d.copy()
+        for v, view in enumerate(rec.view_names):
+            stem = f"{video}.{view}"
+            cands = [base / f"{stem}{ext}" for ext in (".json", ".npz", ".npy", "")]
+            path = next((c for c in cands if c.exists()), None)
+            if path is None:
+                raise FileNotFoundError(f"no detections for take {rec.take!r} view {view!r}: "
+                                        f"expected {base / stem}.json|.npz|.npy")
+            size = tuple(int(x) for x in rec.image_size[v])
+            kp = load_keypoints_file(path, image_size=size)["keypoints"][0]
+            if len(kp) < start + rec.num_frames:
+                raise ValueError(f"{path}: {len(kp)} frames, the take needs "
+                                 f"{start + rec.num_frames}")
+            pose2d[v] = kp[start : start + rec.num_frames]
+        return replace(rec, pose2d=pose2d)
+
     def _usable(self, rec: SequenceRecord) -> SequenceRecord | None:
         cfg = self.config
+        if cfg["detections"]:
+            rec = self.apply_detections(rec)
         if cfg["cameras"]:
             keep = [rec.view_names.index(c) for c in cfg["cameras"] if c in rec.view_names]
             if not keep:
@@ -451,6 +484,7 @@ class RealDataModule(L.LightningDataModule):
         """Protocol fields of results on this data (stored in every run record)."""
         cfg = self.config
         src = self.reader_options.get("source_2d", "gt")
+        src = "user" if cfg["detections"] else src
         return {
             "dataset": self.name, "split": self.split, "subjects": self.subject_sets,
             "source_2d": "gt" if src == "gt" else f"det:{src}", "frames": cfg["frames"],

@@ -112,3 +112,18 @@ def test_bad_inputs(tmp_path):
         list(read_aist(tmp_path / "s"))
     with pytest.raises(FileNotFoundError, match="mapping.txt"):
         list(read_aist(tmp_path / "none"))
+
+
+class _Evil:
+    def __reduce__(self):
+        import os
+        return (os.system, ("echo pwned",))
+
+
+def test_malicious_pickle_is_refused_naming_the_file(tmp_path):
+    from datamodules.safe_pickle import UnsafePickleError
+    _write(tmp_path)
+    path = tmp_path / "keypoints3d/gBR_sBM_cAll_d04_mBR0_ch01.pkl"
+    path.write_bytes(pickle.dumps({"keypoints3d_optim": _Evil()}))
+    with pytest.raises(UnsafePickleError, match=r"gBR_sBM_cAll_d04_mBR0_ch01\.pkl.*system"):
+        list(read_aist(tmp_path))
