@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import Any
 
 from bench.config import CONFIG_DIR
 
@@ -25,6 +26,31 @@ def resolve_config(name: str, kind: str) -> Path:
     raise FileNotFoundError(f"{kind} file {name!r} not found (packaged: {', '.join(options)})")
 
 
+class _Intermixed(argparse.ArgumentParser):
+    """Options may sit between `KEY=VALUE` overrides (`FILE --mode offline a=1 --count 2`).
+
+    A plain parser binds the overrides' `nargs="*"` to the first run of positionals only and
+    then rejects the rest; the intermixed parse (stdlib) collects them all.
+    """
+
+    _inside = False
+
+    def parse_known_args(self, args: Any = None, namespace: Any = None) -> Any:  # noqa: D102
+        if self._inside:  # the intermixed parse calls back into this method
+            return super().parse_known_args(args, namespace)
+        self._inside = True
+        try:
+            return self.parse_known_intermixed_args(args, namespace)
+        finally:
+            self._inside = False
+
+
+def intermixed(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    """Let `parser` accept options anywhere among its positional overrides."""
+    parser.__class__ = _Intermixed
+    return parser
+
+
 def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     """Register `grid`."""
     p = sub.add_parser("grid", help="run lifters x regimes x datasets from one YAML config",
@@ -36,7 +62,7 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
                    help="print the comparison table of the grid's records at the end")
     p.add_argument("--metric", default="mpjpe", help="metric shown in the summary (mpjpe)")
     p.set_defaults(func=_run)
-    return p
+    return intermixed(p)
 
 
 def _run(args: argparse.Namespace) -> int:

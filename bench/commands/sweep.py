@@ -30,7 +30,9 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p.add_argument("--project", default="liftbench", help="wandb project (online)")
     p.add_argument("--entity", default=None, help="wandb entity (online)")
     p.set_defaults(func=_run)
-    return p
+    from bench.commands.grid import intermixed
+
+    return intermixed(p)
 
 
 def _run(args: argparse.Namespace) -> int:

@@ -276,3 +276,12 @@ def test_wandb_agent_command_line_reaches_the_config():
         assert cfg["regime"]["flip_augment"] is trial["regime.flip_augment"]
         assert cfg["trainer"]["max_epochs"] == trial["trainer.max_epochs"]
         assert type(cfg["regime"]["loss"]["w_vel"]) is float
+
+
+def test_options_may_sit_between_overrides(capsys):
+    assert main(["sweep", "supervised_w_vel", "--mode", "offline", "logger=none", "--count",
+                 "2", "trainer.max_epochs=1", "--expand-only"]) == 0
+    out = capsys.readouterr().out
+    assert out.count("trial ") == 2 and out.count("logger=none trainer.max_epochs=1") == 2
+    with pytest.raises(SystemExit):
+        main(["grid", "lifters_supervised", "--bogus"])
