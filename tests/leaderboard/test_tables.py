@@ -288,3 +288,30 @@ def test_sweep_trials_are_rows_and_seeds_merge():
         "motionagformer_xs (tiny) · supervised [regime.optim.lr=0.001]",
         "motionagformer_xs (tiny) · supervised [regime.optim.lr=0.002]"]
     assert all(len(r.run_ids) == 2 for r in table.rows)
+
+
+def test_table_cli(tmp_path, capsys, monkeypatch):
+    from bench.cli import main
+
+    for r in fixed_records():
+        write_record(r, tmp_path / "results")
+    res = str(tmp_path / "results")
+    assert main(["table", "--results", res, "--source-2d", "gt", "--metrics", "mpjpe",
+                 "--compare", "videopose3d_27", "motionagformer_xs", "--over", "seed"]) == 0
+    out = capsys.readouterr().out
+    assert "| motionagformer_xs (tiny) | supervised | measured here | 3 | P1 | **52.0** ± 2.0 |" \
+        in out
+    assert "mpjpe diff +11.00" in out and "p = 0.25" in out
+    assert main(["table", "--results", res, "-f", "html", "-o", str(tmp_path / "t.html")]) == 0
+    assert (tmp_path / "t.html").read_text().startswith('<table class="liftbench">')
+    assert "written to" in capsys.readouterr().out
+    assert main(["table", "--results", res, "--by", "action", "-f", "csv"]) == 0
+    assert capsys.readouterr().out.splitlines()[1].startswith("kasportsformer (tiny),")
+    monkeypatch.chdir(tmp_path)  # no ./results: reported rows alone
+    assert main(["table", "--reported", "--dataset", "WorldPose", "--source-2d", "gt"]) == 0
+    out = capsys.readouterr().out
+    assert out.count("reported: KASportsFormer Table 3") == 10 and "**8.5**" in out
+    assert main(["table", "--list-reported"]) == 0
+    assert "kasportsformer_t2" in capsys.readouterr().out
+    assert main(["table", "--results", res, "--dataset", "nowhere"]) == 2
+    assert "no runs to tabulate" in capsys.readouterr().err
