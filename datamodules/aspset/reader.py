@@ -101,7 +101,8 @@ def read_clip(root: Path, subject: str, clip: str, split: str,
     size = np.array([IMAGE_SIZE] * len(cams))
     pose2d, clean, valid = project_views(world, K, R, t, size)
     return SequenceRecord(
-        subject=subject, action=clip, take=f"{subject}-{clip}", fps=c3d["rate"] or FPS,
+        # ASPset labels no actions; one group keeps per-action metrics meaningful.
+        subject=subject, action="all", take=f"{subject}-{clip}", fps=c3d["rate"] or FPS,
         pose2d=pose2d, K=K, R=R, t=t, image_size=size, pose3d_world=world,
         pose2d_clean=clean, valid=valid, view_names=tuple(cameras), labels={"split": split},
     )
