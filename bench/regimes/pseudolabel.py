@@ -62,6 +62,9 @@ class PseudoLabelRegime(LiftingRegime):
         calibration: keyword arguments of `geometry.calibration.calibrate` (`solver`,
             `orthonormalize`, `ransac`, `bundle_adjust`, `min_confidence`, ...).
         evaluate: compute the per-iteration ground-truth figures (evaluation only).
+        max_reprojection_px: a take whose calibrated, triangulated joints reproject worse than
+            this (mean, pixels; label-free) gets no labels that iteration. None (default, as
+            the paper) labels every take that calibrates.
         *args: see `LiftingRegime`.
         **kwargs: see `LiftingRegime` (`optim.schedule` must be `exponential` or `constant`).
     """
@@ -75,6 +78,7 @@ class PseudoLabelRegime(LiftingRegime):
         epochs_per_iteration: int | None = None,
         calibration: dict[str, Any] | None = None,
         evaluate: bool = True,
+        max_reprojection_px: float | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(*args, **kwargs)
@@ -93,6 +97,8 @@ class PseudoLabelRegime(LiftingRegime):
         self._epochs_per_iteration = epochs_per_iteration
         self.calibration = dict(calibration or {})
         self.evaluate = bool(evaluate)
+        self.max_reprojection_px = None if max_reprojection_px is None else float(
+            max_reprojection_px)
         self.history: list[dict[str, float]] = []
         self._takes: list[MultiViewTake] = []
         self._index = None
@@ -180,7 +186,7 @@ class PseudoLabelRegime(LiftingRegime):
         """Lift + calibrate + triangulate every take; write the labels and/or evaluate."""
         was_training = self.lifter.training
         self.lifter.eval()
-        labels, valid, parts, failed = {}, {}, [], 0
+        labels, valid, parts, failed, gated = {}, {}, [], 0, 0
         try:
             for take in self._takes:
                 lifted = lift_views(self.lifter, take.inputs, flip=self.flip_tta)
@@ -194,11 +200,15 @@ class PseudoLabelRegime(LiftingRegime):
                     labels[take.take] = np.full(shape, np.nan)
                     valid[take.take] = np.zeros(shape[:-1], dtype=bool)
                     continue
+                reproj = result["diagnostics"]["reprojection_px"]
+                if self.max_reprojection_px is not None and not reproj <= self.max_reprojection_px:
+                    gated += 1
+                    result["valid"] = np.zeros_like(result["valid"])
                 labels[take.take], valid[take.take] = result["labels"], result["valid"]
                 if self.evaluate:
                     parts.append(evaluate_take(take, lifted, result, self.joints_eval))
             row: dict[str, float] = {"iteration": float(iteration),
-                                     "failed_takes": float(failed)}
+                                     "failed_takes": float(failed), "gated_takes": float(gated)}
             if self.evaluate:
                 row.update(pool_metrics(parts))
                 row["test_mono_pa_mpjpe"] = self._test_pa_mpjpe()

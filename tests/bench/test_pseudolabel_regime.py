@@ -95,6 +95,16 @@ def test_label_free_training_relabel_and_restart(cache):
         assert np.isfinite(r["mono_pa_mpjpe"]) and np.isfinite(r["test_mono_pa_mpjpe"])
 
 
+def test_reprojection_gate_drops_labels(cache):
+    torch.manual_seed(0)
+    dm = small_dm(cache)
+    module = PseudoLabelRegime(**build(max_reprojection_px=1e-9, evaluate=False, iterations=1))
+    fit(module, dm, epochs=1)
+    n_takes = len(np.unique(load_clip_arrays(dm.cache_path / "adapt")["take"]))
+    assert module.history[0]["gated_takes"] == n_takes
+    assert not dm.datasets["adapt"].arrays["valid"].any()
+
+
 def test_bad_configurations(cache):
     assert regime_class("pseudolabel") is PseudoLabelRegime
     with pytest.raises(ValueError, match="regime.optim.schedule"):
