@@ -41,12 +41,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         "cartwheel,punch,spin]", help="motions (list literal)")
     parser.add_argument("--subjects", type=int, default=2)
     parser.add_argument("--cameras", type=int, default=4)
-    parser.add_argument("--pretrain-epochs", type=int, default=20)
-    parser.add_argument("--adapt-epochs", type=int, default=8)
+    parser.add_argument("--pretrain-epochs", type=int, default=60,
+                        help="supervised pre-training epochs of the consistency experiment")
+    parser.add_argument("--adapt-epochs", type=int, default=15)
     parser.add_argument("--adapt-lr", type=float, default=5e-4)
     parser.add_argument("--canonpose-width", type=int, default=256,
                         help="hidden width of the CanonPose lifter (paper 1024, tiny 64)")
-    parser.add_argument("--fusion-epochs", type=int, default=10)
+    parser.add_argument("--fusion-pretrain-epochs", type=int, default=30,
+                        help="pre-training epochs of the self-fusion experiment")
+    parser.add_argument("--fusion-epochs", type=int, default=12)
     parser.add_argument("--fusion-lr", type=float, default=5e-4)
     parser.add_argument("--noise", default="detector",
                         help="2D noise of the self-fusion experiment (default detector)")
@@ -230,7 +233,8 @@ def run_selffusion(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
     pre = _fit(common, workdir, "sf-pretrain", [
         "regime=selffusion", "regime.loss.stage1.sup=1.0",
         "regime.fusion.enabled=false", "regime.two_stage=false",
-        f"regime.stage2_epoch={args.pretrain_epochs}", f"trainer.max_epochs={args.pretrain_epochs}",
+        f"regime.stage2_epoch={args.fusion_pretrain_epochs}",
+        f"trainer.max_epochs={args.fusion_pretrain_epochs}",
         "regime.optim.lr=1e-3",
     ], reuse=args.reuse_pretrained)
     adapt = [

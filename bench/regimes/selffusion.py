@@ -74,6 +74,8 @@ class SelfFusionRegime(LiftingRegime):
         fusion_frames: frames per clip (drawn at random each step) that go through the fusion
             module and the fusion / second-pass losses; None = all T. The CanonPose lifter is
             per-frame, so this only subsamples the costly heatmaps (64² per refined joint).
+        refined_confidence: weight of a refined joint in the fusion losses (at least its
+            detector confidence); None keeps the detector confidence.
         restart_lr: reset the learning rate to its initial value at the stage switch.
         seed: seed of L_cam's frame permutations.
         **kwargs: `LiftingRegime` arguments; `loss` has `stage1` and `stage2` weight dicts
@@ -88,6 +90,7 @@ class SelfFusionRegime(LiftingRegime):
         two_stage: bool = True,
         stage2_epoch: int | None = None,
         fusion_frames: int | None = 4,
+        refined_confidence: float | None = 0.85,
         restart_lr: bool = True,
         seed: int = 0,
         **kwargs: Any,
@@ -107,6 +110,7 @@ class SelfFusionRegime(LiftingRegime):
         if fusion_frames is not None and int(fusion_frames) < 1:
             raise ValueError(f"fusion_frames must be >= 1 or None, got {fusion_frames}")
         self.fusion_frames = None if fusion_frames is None else int(fusion_frames)
+        self.refined_confidence = None if refined_confidence is None else float(refined_confidence)
         self.restart_lr = restart_lr
         self.generator = torch.Generator().manual_seed(int(seed))
         self.rot_head: nn.Module | None = None
@@ -207,7 +211,14 @@ class SelfFusionRegime(LiftingRegime):
                 fr.detach().permute(0, 2, 1, 3, 4),
             )
             refined = refined.permute(order)
-            terms["furep"], terms["fuview"] = view_losses(refined, fw, fp, fr, fv)
+            # The refined joints are trusted at `refined_confidence` in the fusion losses: with
+            # their (low) detector confidence they would barely enter them (the released code's
+            # choice is not recoverable, REGIMES.md §3.4).
+            rw = fw
+            if self.refined_confidence is not None:
+                rw = torch.where(replaced.transpose(1, 2),
+                                 fw.clamp_min(self.refined_confidence), fw)
+            terms["furep"], terms["fuview"] = view_losses(refined, rw, fp, fr, fv)
             with torch.no_grad():
                 terms["fu2drep"] = loss_reprojection_scale_free(fc, refined, fw, fv)
                 terms["refined_frac"] = replaced.float().mean()
@@ -217,7 +228,7 @@ class SelfFusionRegime(LiftingRegime):
                     torch.cat((canon2, fw[..., None]), -1).flatten(0, 1))
                 tk = keep.numel()
                 pose2, rot2 = pose2.view(b, v, tk, j, 3), rot2.view(b, v, tk, 3, 3)
-                rep2, view2 = view_losses(canon2, fw, pose2, rot2, fv)
+                rep2, view2 = view_losses(canon2, rw, pose2, rot2, fv)
                 terms["rep2"] = rep2 + view2
                 terms["con3d"] = loss_con3d(pose2)
                 terms["agree"] = loss_pass_agreement(fp, pose2, fw)
