@@ -349,7 +349,13 @@ class RealDataModule(L.LightningDataModule):
         return [load_record(self.records_path / f) for f in files]
 
     def set_of(self, rec: SequenceRecord) -> list[str]:
-        """The sets a record belongs to (by subject; `adapt` mirrors `train`)."""
+        """The sets a record belongs to (by subject; `adapt` mirrors `train`).
+
+        Split `pkl` (MotionBERT-format files) keeps the file's own train/test split.
+        """
+        if self.split == "pkl":
+            return {"train": ["train", "adapt"], "test": ["test"]}.get(
+                rec.labels.get("pkl_split", ""), [])
         sets = self.subject_sets
         named = {s for k in ("val", "test") for s in sets.get(k, [])}
         out = [k for k in ("val", "test") if rec.subject in sets.get(k, [])]

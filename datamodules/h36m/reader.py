@@ -9,10 +9,8 @@ Formats (specs/DATASETS.md §2, §6):
   radial_distortion, tangential_distortion, res_w, res_h}}, "extrinsics": {S: [{orientation
   [w, x, y, z] cam→world, translation mm}] in camera order}}`). Records: 4 synchronized views.
 - MotionBERT `h36m_*_source_final.pkl` (`train`/`test` dicts of frame arrays): one
-  single-view record per `source` run. It stores image-plane 2.5D (`joint3d_image`, px) and the
-  mm scale `2.5d_factor` λ, not camera 3D; the camera-frame joints are rebuilt with the
-  camera's intrinsics so that the project's 2.5D target equals the file's normalised label
-  exactly (`_from_image_25d`).
+  single-view record per `source` run, read by `datamodules.motionbert_format` with the
+  camera's real intrinsics.
 - mmpose `h36m_{train,test}.npz` (`imgname`, `part (N, 17, 3)` px, `S (N, 17, 4)` camera m) +
   `cameras.pkl`.
 
@@ -31,11 +29,11 @@ from typing import Any
 
 import numpy as np
 
+from datamodules.motionbert_format import VideoInfo, read_pkl
 from datamodules.real import check_person_scale
 from datamodules.records import SequenceRecord
 from datamodules.safe_pickle import load_npz, load_pickle
 from geometry.cameras import distort_normalized_h36m, normalized_to_pixels
-from geometry.skeletons import bone_lengths
 
 FPS = 50.0
 CAMERA_IDS = ("54138969", "55011271", "58860488", "60457274")
@@ -59,9 +57,6 @@ MB_ACTIONS = ("Directions", "Discussion", "Eating", "Greeting", "Phoning", "Posi
               "Walking", "WalkingDog", "WalkTogether")
 # MotionBERT's evaluation skips these (broken) test sequences.
 MB_BLOCKLIST = ("s_09_act_05_subact_02", "s_09_act_10_subact_02", "s_09_act_13_subact_01")
-# Sum of the 16 H36M-17 bone lengths of an average subject (mm), measured on H36M frames;
-# sets the mm scale of MotionBERT train frames, which carry no `2.5d_factor`.
-MEAN_BONE_SUM_MM = 4100.0
 
 
 def action_of(key: str) -> str:
@@ -234,20 +229,6 @@ def _mb_source(source: str, path: Path) -> tuple[str, str, str, int]:
     return f"S{s}", MB_ACTIONS[a - 2], f"S{s}_{MB_ACTIONS[a - 2]}_{sub}", ca - 1
 
 
-def _from_image_25d(img: np.ndarray, lam: np.ndarray, fx: float, fy: float, cx: float,
-                    cy: float) -> np.ndarray:
-    """Camera-frame metres from LCN image 2.5D `(T, J, 3)` (px, px, px-depth) and λ (mm/px).
-
-    The root depth `Z_root = λ·fx` makes `camera_to_25d` of the result give back exactly the
-    file's normalised label: x, y re-project onto `(u, v)` and `z = z_px·2/W`.
-    """
-    z_root = lam * fx  # mm
-    z = z_root[:, None] + img[..., 2] * lam[:, None]
-    x = (img[..., 0] - cx) * z / fx
-    y = (img[..., 1] - cy) * z / fy
-    return np.stack([x, y, z], -1) / 1000.0
-
-
 def read_motionbert_pkl(
     path: str | Path, source_2d: str = "gt", skip_blocklist: bool = True
 ) -> Iterator[SequenceRecord]:
@@ -261,59 +242,20 @@ def read_motionbert_pkl(
 
     Yields:
         Records with `labels={"pkl_split": "train"|"test", "source": ...}`, camera frame =
-        world frame; frames without `2.5d_factor` get λ from `MEAN_BONE_SUM_MM`.
+        world frame, the camera's real intrinsics (`INTRINSICS`).
     """
     path = Path(path)
-    data = load_pickle(path)
-    if not isinstance(data, dict) or not {"train", "test"} & set(data):
-        raise ValueError(f"{path}: expected a dict with 'train'/'test' (MotionBERT format)")
-    for split in ("train", "test"):
-        if split not in data:
-            continue
-        d = data[split]
-        if len(d.get("source", ())) == 0:
-            continue
-        for key in ("joint_2d", "joint3d_image", "source"):
-            if key not in d:
-                raise ValueError(f"{path}: {split} has no {key!r} (keys: {sorted(d)})")
-        j2d = np.asarray(d["joint_2d"], dtype=np.float64)
-        img = np.asarray(d["joint3d_image"], dtype=np.float64)
-        n = len(img)
-        if img.shape != (n, 17, 3) or j2d.shape != (n, 17, 2):
-            raise ValueError(
-                f"{path}: {split} joint3d_image must be (N, 17, 3) and joint_2d (N, 17, 2), "
-                f"got {img.shape} and {j2d.shape}"
-            )
-        conf = np.asarray(d.get("confidence", np.ones((n, 17))), np.float64).reshape(n, 17)
-        lam_all = np.asarray(d["2.5d_factor"], dtype=np.float64).reshape(n) \
-            if "2.5d_factor" in d else None
-        source = np.asarray(d["source"]).astype(str)
-        starts = np.flatnonzero(np.concatenate([[True], source[1:] != source[:-1]]))
-        for a, b in zip(starts, np.append(starts[1:], n)):
-            subj, action, take, cam = _mb_source(source[a], path)
-            if skip_blocklist and split == "test" and source[a][:-6] in MB_BLOCKLIST:
-                continue
-            cam_id = CAMERA_IDS[cam]
-            (w, h), (fx, fy, cx, cy) = INTRINSICS[cam_id]
-            seg = img[a:b]
-            if lam_all is not None:
-                lam = lam_all[a:b]
-            else:
-                lam_take = MEAN_BONE_SUM_MM / np.median(bone_lengths(seg).sum(-1))
-                lam = np.full(b - a, lam_take)
-            cam3d = _from_image_25d(seg, lam, fx, fy, cx, cy)
-            check_person_scale(cam3d, f"{path}:{source[a]}")
-            uv = seg[..., :2] if source_2d == "gt" else j2d[a:b]
-            c = np.ones((b - a, 17, 1)) if source_2d == "gt" else conf[a:b, :, None]
-            yield SequenceRecord(
-                subject=subj, action=action, take=f"{take}_{cam_id}", fps=FPS,
-                pose2d=np.concatenate([uv, c], -1)[None],
-                K=np.array([[[fx, 0, cx], [0, fy, cy], [0, 0, 1]]]),
-                R=np.broadcast_to(np.eye(3), (1, b - a, 3, 3)), t=np.zeros((1, b - a, 3)),
-                image_size=np.array([[w, h]]), pose3d_world=cam3d,
-                pose2d_clean=seg[None, ..., :2], view_names=(cam_id,),
-                labels={"pkl_split": split, "source": str(source[a])},
-            )
+
+    def describe(source: str, split: str, first: dict) -> VideoInfo | None:
+        subj, action, take, cam = _mb_source(source, path)
+        if skip_blocklist and split == "test" and source[:-6] in MB_BLOCKLIST:
+            return None
+        cam_id = CAMERA_IDS[cam]
+        size, (fx, fy, cx, cy) = INTRINSICS[cam_id]
+        K = np.array([[fx, 0, cx], [0, fy, cy], [0, 0, 1.0]])
+        return VideoInfo(subj, action, f"{take}_{cam_id}", cam_id, K, size, FPS)
+
+    yield from read_pkl(path, describe, source_2d)
 
 
 def _mmpose_name(name: str, path: Path) -> tuple[str, str, str, int]:

@@ -6,10 +6,11 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from datamodules.motionbert_format import VideoInfo, read_pkl, virtual_intrinsics
 from datamodules.real import RealDataModule
 from datamodules.records import SequenceRecord
 from datamodules.registry import register_datamodule
-from datamodules.worldpose.reader import list_sequences, read_worldpose
+from datamodules.worldpose.reader import FPS, IMAGE_SIZE, list_sequences, read_worldpose
 
 # KASportsFormer's test games (DATASETS.md §5.4) and the release's evaluation clips (§5.3).
 KAS_TEST = [
@@ -32,14 +33,18 @@ class WorldPoseDataModule(RealDataModule):
     test games) and `official` (the release's 6 evaluation clips); or `subjects=` lists.
 
     Args:
-        root: the `WorldPose` folder (`cameras/`, `poses/`).
-        smpl_model: path to the SMPL neutral model `.npz` (not distributed with liftbench).
+        root: the `WorldPose` folder (`cameras/`, `poses/`), or a KASportsFormer
+            MotionBERT-format pkl (`wp_*_source_final.pkl`; split `pkl` = the file's own).
+        smpl_model: path to the SMPL neutral model `.npz` (not distributed with liftbench;
+            not needed for the pkl).
+        source_2d: `"gt"`, or `"dataset"` for the pkl's HRNet detections.
         min_frames: drop visible runs shorter than this.
         **kwargs: `RealDataModule` arguments.
     """
 
     name = "worldpose"
-    SPLITS = {"kasportsformer": {"test": KAS_TEST}, "official": {"test": OFFICIAL_EVAL}}
+    SPLITS = {"kasportsformer": {"test": KAS_TEST}, "official": {"test": OFFICIAL_EVAL},
+              "pkl": {"test": []}}
     default_split = "kasportsformer"
     how_to = (
         "Register at eth-ait.github.io/WorldPoseDataset, extract cameras-dev.7z and "
@@ -48,12 +53,19 @@ class WorldPoseDataModule(RealDataModule):
     )
 
     def __init__(self, root: str | Path | None = None, smpl_model: str | Path | None = None,
-                 min_frames: int = 1, **kwargs: Any) -> None:
+                 min_frames: int = 1, source_2d: str = "gt", **kwargs: Any) -> None:
         has_root = root is not None and str(root) != "???"
-        if has_root and (smpl_model is None or str(smpl_model) == "???"):
+        self.is_pkl = has_root and Path(root).suffix == ".pkl"
+        if self.is_pkl:
+            kwargs.setdefault("split", "pkl")
+            smpl_model = None
+        elif source_2d != "gt":
+            raise ValueError("WorldPose ships no 2D detections: source_2d='gt', or pass your "
+                             "own with detections=DIR")
+        if has_root and not self.is_pkl and (smpl_model is None or str(smpl_model) == "???"):
             raise ValueError(f"worldpose: `smpl_model` is required. {self.how_to}")
         model = "" if smpl_model is None else str(Path(smpl_model).resolve())
-        opts = {"smpl_model": model, "min_frames": int(min_frames)}
+        opts = {"smpl_model": model, "min_frames": int(min_frames), "source_2d": source_2d}
         super().__init__(root=root, reader_options=opts, **kwargs)
 
     def count_items(self) -> int | None:
@@ -61,6 +73,15 @@ class WorldPoseDataModule(RealDataModule):
         return None if not (self.root / "poses").is_dir() else len(list_sequences(self.root))
 
     def read_records(self) -> Iterator[SequenceRecord]:
-        """Every visible run of every player."""
+        """Every visible run of every player (or every video of the pkl)."""
         o = self.reader_options
-        yield from read_worldpose(self.root, o["smpl_model"], o["min_frames"])
+        if not self.is_pkl:
+            yield from read_worldpose(self.root, o["smpl_model"], o["min_frames"])
+            return
+
+        def describe(source: str, split: str, first: dict) -> VideoInfo:
+            game = source.split("+")[0]  # "<game>+player<id>+start_frame<k>"
+            return VideoInfo(game, game, source, "broadcast",
+                             virtual_intrinsics(*IMAGE_SIZE), IMAGE_SIZE, FPS)
+
+        yield from read_pkl(self.root, describe, o["source_2d"])
