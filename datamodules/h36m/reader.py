@@ -34,6 +34,7 @@ from datamodules.real import check_person_scale
 from datamodules.records import SequenceRecord
 from datamodules.safe_pickle import load_npz, load_pickle
 from geometry.cameras import distort_normalized_h36m, normalized_to_pixels
+from geometry.skeletons import convert
 
 FPS = 50.0
 CAMERA_IDS = ("54138969", "55011271", "58860488", "60457274")
@@ -153,6 +154,22 @@ def gt_2d(world: np.ndarray, cams: list[Camera], views: dict[str, np.ndarray]) -
     return np.concatenate([uv, np.ones(uv.shape[:-1] + (1,))], -1), uv, valid
 
 
+_COCO_SYMMETRY = [[1, 3, 5, 7, 9, 11, 13, 15], [2, 4, 6, 8, 10, 12, 14, 16]]
+
+
+def _layout_of(metadata: Any, path: Path | str) -> str:
+    """Joint set of a VideoPose3D 2D file from its `metadata` (never assumed)."""
+    meta = metadata.item() if isinstance(metadata, np.ndarray) else metadata
+    if not isinstance(meta, dict):
+        return "h36m17"  # the `gt` files carry only num_joints and the symmetry
+    sym = [list(map(int, s)) for s in meta.get("keypoints_symmetry", [])]
+    if "coco" in str(meta.get("layout_name", "")) or sym == _COCO_SYMMETRY:
+        return "coco17"
+    if sym and sym != [[4, 5, 6, 11, 12, 13], [1, 2, 3, 14, 15, 16]]:
+        raise ValueError(f"{path}: unknown 2D layout (keypoints_symmetry {sym})")
+    return "h36m17"
+
+
 def read_vp3d(
     path3d: str | Path, cameras: str | Path, path2d: str | Path | None = None,
     subjects: list[str] | None = None,
@@ -180,6 +197,7 @@ def read_vp3d(
         if "positions_2d" not in d2:
             raise ValueError(f"{path2d}: no 'positions_2d' (not a VideoPose3D 2D file)")
         det = d2["positions_2d"].item()
+        det_set = _layout_of(d2.get("metadata"), path2d)
     for subj in sorted(pos3d, key=lambda s: int(s[1:])):
         if subjects is not None and subj not in subjects:
             continue
@@ -211,7 +229,8 @@ def read_vp3d(
                     )
                 kp = np.stack(kp)
                 conf = kp[..., 2:3] if kp.shape[-1] == 3 else np.ones(kp.shape[:-1] + (1,))
-                pose2d = np.concatenate([kp[..., :2], conf], -1)
+                pose2d = convert(np.concatenate([kp[..., :2], conf], -1), det_set, "h36m17",
+                                 has_confidence=True)
             yield SequenceRecord(
                 subject=subj, action=action_of(key), take=f"{subj}_{key.replace(' ', '_')}",
                 fps=FPS, pose2d=pose2d, pose3d_world=world, pose2d_clean=clean, valid=valid,

@@ -85,6 +85,17 @@ def test_vp3d_layout_recovers_ground_truth(tmp_path):
     det = list(read_vp3d(tmp_path / "h36m/data_3d_h36m.npz", tmp_path / "h36m/cameras.pkl",
                          tmp_path / "h36m/data_2d_h36m_cpn.npz"))
     np.testing.assert_allclose(det[0].pose2d[..., :2], recs[0].pose2d[..., :2] + 1.5, atol=1e-3)
+    # a COCO-layout detection file (by its metadata) is converted, not misread
+    d2 = np.load(tmp_path / "h36m/data_2d_h36m_cpn.npz", allow_pickle=True)
+    pos = d2["positions_2d"].item()
+    coco_meta = {"layout_name": "coco", "num_joints": 17,
+                 "keypoints_symmetry": [[1, 3, 5, 7, 9, 11, 13, 15], [2, 4, 6, 8, 10, 12, 14, 16]]}
+    np.savez(tmp_path / "h36m/data_2d_h36m_coco.npz", positions_2d=pos, metadata=coco_meta)
+    coco = list(read_vp3d(tmp_path / "h36m/data_3d_h36m.npz", tmp_path / "h36m/cameras.pkl",
+                          tmp_path / "h36m/data_2d_h36m_coco.npz"))
+    from geometry.skeletons import convert
+    ref = convert(np.stack(pos["S1"]["Walking"])[:, :30], "coco17", "h36m17")
+    np.testing.assert_allclose(coco[0].pose2d[..., :2], ref, atol=1e-3)
 
 
 def test_vp3d_datamodule_splits_and_multiview(tmp_path):
