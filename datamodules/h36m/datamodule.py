@@ -31,6 +31,7 @@ class H36MDataModule(RealDataModule):
     SPLITS = {
         "protocol1": {"train": ["S1", "S5", "S6", "S7", "S8"], "test": ["S9", "S11"]},
         "protocol1-val": {"train": ["S1", "S5", "S6", "S7"], "val": ["S8"], "test": ["S9", "S11"]},
+        "pkl": {"test": []},  # a MotionBERT pkl's own train/test split
     }
     default_split = "protocol1"
     how_to = (
