@@ -51,3 +51,10 @@ def test_humans71m_config_without_sources():
 
     with pytest.raises(ValueError, match="sources.*is required"):
         build_datamodule(compose(["data=humans71m"]))
+
+
+def test_every_dataset_is_registered():
+    from datamodules.registry import list_datamodules
+
+    assert {"h36m", "mpi_inf_3dhp", "sportspose", "aspset", "worldpose", "aist", "mads",
+            "skipose", "humans71m"} <= set(list_datamodules())
