@@ -118,7 +118,8 @@ def plot_sweep(runs: pd.DataFrame, param: str, out: str | Path, metric: str = "m
             means.append(m)
             lows.append(m - lo)
             highs.append(hi - m)
-        ax.errorbar(xs, means, yerr=[lows, highs], marker="o", capsize=3, label=str(name))
+        label = str(name) if hue == "lifter" else f"{hue.removeprefix('w.')}={name}"
+        ax.errorbar(xs, means, yerr=[lows, highs], marker="o", capsize=3, label=label)
     if logx:
         ax.set_xscale("log")
     ax.set_xlabel(param)

@@ -98,7 +98,9 @@ def records_frames(records: Sequence[RunRecord],
     rows, long = [], []
     for r in records:
         weights = dict(r.regime.get("loss_weights") or {})
-        params = {k: v for k, v in ((r.sweep or {}).get("params") or {}).items() if k != "seed"}
+        # a swept loss weight (`regime.loss.w_con`) is already among the weights
+        params = {k: v for k, v in ((r.sweep or {}).get("params") or {}).items()
+                  if k != "seed" and k.removeprefix("regime.loss.") not in weights}
         row = {
             "run_id": r.run_id, "source": MEASURED, "lifter": r.lifter["name"],
             "size": r.lifter.get("size"), "regime": r.regime["name"],

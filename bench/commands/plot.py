@@ -40,6 +40,8 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p.add_argument("--param", help="sweep: the swept key (e.g. regime.loss.w_con)")
     p.add_argument("--sweep-id", help="sweep: only records of this sweep id")
     p.add_argument("--logx", action="store_true", help="sweep: log-scale x axis")
+    p.add_argument("--hue", default="lifter",
+                   help="sweep: the runs column that separates lines (lifter; e.g. w.w_scale)")
     p.add_argument("--key", default="iterations",
                    help="iterations: also read extra[KEY] (list of dicts / dict of lists)")
     p.add_argument("--metrics", nargs="+", help="iterations: panels (default all)")
@@ -82,8 +84,11 @@ def _run(args: argparse.Namespace) -> int:
         runs, _, _ = _runs(args)
         if args.sweep_id:
             runs = runs[runs["sweep_id"] == args.sweep_id]
-        out = plots.plot_sweep(runs, args.param, args.out, metric=args.metric, logx=args.logx,
-                               title=args.title)
+        if args.hue not in runs:
+            raise ValueError(f"--hue {args.hue!r} is not a runs column "
+                             f"({', '.join(c for c in runs.columns if '.' in c)}, lifter, ...)")
+        out = plots.plot_sweep(runs, args.param, args.out, metric=args.metric, hue=args.hue,
+                               logx=args.logx, title=args.title)
     elif args.kind == "iterations":
         runs, _, records = _runs(args)
         keep = set(runs["run_id"])

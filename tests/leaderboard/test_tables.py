@@ -315,3 +315,15 @@ def test_table_cli(tmp_path, capsys, monkeypatch):
     assert "kasportsformer_t2" in capsys.readouterr().out
     assert main(["table", "--results", res, "--dataset", "nowhere"]) == 2
     assert "no runs to tabulate" in capsys.readouterr().err
+
+
+def test_swept_loss_weight_named_once():
+    records = []
+    for w in (0.1, 0.3):
+        r = fixed_records()[0]
+        r.run_id, r.regime["loss_weights"] = f"w{w}", {"w_pos": 1.0, "w_con": w}
+        r.sweep = {"id": "s", "trial": 0, "params": {"regime.loss.w_con": w}}
+        records.append(r)
+    labels = sorted(r.label for r in build_table(*records_frames(records)).rows)
+    assert labels == ["motionagformer_xs (tiny) · supervised [w_con=0.1]",
+                      "motionagformer_xs (tiny) · supervised [w_con=0.3]"]
