@@ -112,3 +112,16 @@ def test_bad_input_is_a_clear_error(take, tmp_path, capsys):
     assert "at least 2 cameras" in capsys.readouterr().err
     assert main(["calibrate", str(path), "--out", out]) == 2
     assert "exactly one of --checkpoint" in capsys.readouterr().err
+
+
+def test_perf_calibration_smoke(tmp_path, capsys):
+    out = tmp_path / "perf.json"
+    assert main(["perf", "calibration", "--frames", "400", "--repeats", "1", "--levels", "0",
+                 "1", "--motions", "run", "--json", str(out)]) == 0
+    result = json.loads(out.read_text())
+    assert result["timing"]["rotation_deg_max"] < 0.01
+    assert [r["cameras"] for r in result["noise_free"]] == list(range(2, 9))
+    assert all(r["pass"] for r in result["noise_free"])
+    table = result["noise_table"]
+    assert table[0]["rotation_deg"] < 1e-6 and table[1]["rotation_deg"] > table[0]["rotation_deg"]
+    assert "| k |" in capsys.readouterr().out

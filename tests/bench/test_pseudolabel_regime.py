@@ -117,7 +117,6 @@ def test_bad_configurations(cache):
         fit(PseudoLabelRegime(**build()), small_dm(cache, num_workers=1), epochs=1)
 
 
-@pytest.mark.slow
 def test_cli_run_record_keeps_the_iterations(cache, tmp_path):
     args = ["fit", "model=motionagformer_xs", "size=tiny", "regime=pseudolabel",
             "regime.iterations=2", "trainer.max_epochs=2", "data.kwargs.motions=[walk,run]",
