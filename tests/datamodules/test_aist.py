@@ -71,6 +71,10 @@ def test_reader_recovers_ground_truth(tmp_path):
     np.testing.assert_allclose(rec.pose3d_world, ref, atol=1e-12)
     for v, c in enumerate(cams):
         R = Rotation.from_rotvec(c["rotation"]).as_matrix()
+        np.testing.assert_allclose(rec.R[v, 0], R, atol=1e-12)
+        np.testing.assert_allclose(rec.t[v, 0], np.array(c["translation"]) / 100, atol=1e-12)
+        np.testing.assert_allclose(rec.K[v], c["matrix"])
+        np.testing.assert_allclose(rec.dist[v], c["distortions"])
         uv = project_cv(ref, R, np.array(c["translation"]) / 100, np.array(c["matrix"]),
                         c["distortions"])
         np.testing.assert_allclose(rec.pose2d[v, ..., :2], uv, atol=1e-6)

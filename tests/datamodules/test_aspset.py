@@ -79,6 +79,9 @@ def test_official_test_vectors(tmp_path):
     _camera_json(root / "test/cameras" / subj / f"{subj}-right.json", K34, E)
     (root / "splits.csv").write_text(f"{subj},{clip},test,right\n")
     rec = read_clip(root, subj, clip, "test", ("right",))
+    np.testing.assert_allclose(rec.K[0], np.asarray(K34)[:, :3])
+    np.testing.assert_allclose(rec.R[0, 0], np.asarray(E)[:3, :3])
+    np.testing.assert_allclose(rec.t[0, 0], np.asarray(E)[:3, 3] / 1000)
     # the 3D is mapped to H36M-17; ASPset's right ankle is H36M 3, head top is H36M 10
     np.testing.assert_allclose(rec.pose2d[0, 0, 3, :2], UV0, atol=1e-3)
     np.testing.assert_allclose(rec.pose2d[0, 0, 10, :2], UV12, atol=1e-3)

@@ -52,6 +52,12 @@ def test_reader_recovers_ground_truth(tmp_path, oriented):
         assert rec.labels["pose_frame"] == oriented
         assert rec.num_views == 6 and rec.subject == f"subj{seq + 4}"
         np.testing.assert_allclose(rec.pose3d_world, truth[seq], atol=1e-7)
+        with h5py.File(tmp_path / "train/labels.h5") as f:
+            rows = (np.asarray(f["seq"]) == seq) & (np.asarray(f["cam"]) == 2)
+            c2w = np.asarray(f["R_cam_2_world"])[rows].reshape(-1, 3, 3)
+            pos = np.asarray(f["cam_position"])[rows]
+        np.testing.assert_allclose(rec.R[2], np.swapaxes(c2w, 1, 2), atol=1e-12)
+        np.testing.assert_allclose(-np.einsum("tij,tj->ti", c2w, rec.t[2]), pos, atol=1e-9)
         # the 2D in the virtual fixed-K frame is the projection by the per-frame cameras
         np.testing.assert_allclose(rec.pose2d[..., :2], rec.pose2d_clean, atol=1e-6)
         assert rec.valid.all()

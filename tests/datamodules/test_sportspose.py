@@ -86,6 +86,13 @@ def test_reader_recovers_ground_truth(tmp_path):
             np.testing.assert_allclose(rec.pose2d[v, :2, :, :2].reshape(-1, 2), ref, atol=1e-6)
             w, h = IMAGE_SIZE["indoors"]
             assert tuple(rec.image_size[v]) == ((h, w) if TURNS[ci] % 2 else (w, h))
+            # the record's own (rotated) camera reproduces the rotated 2D
+            mine = project_cv(rec.pose3d_world, rec.R[v, 0], rec.t[v, 0], rec.K[v], rec.dist[v])
+            np.testing.assert_allclose(mine, rec.pose2d[v, ..., :2], atol=1e-6)
+            if TURNS[ci] == 0:
+                np.testing.assert_allclose(rec.R[v, 0], R, atol=1e-12)
+                np.testing.assert_allclose(rec.t[v, 0], c["T"], atol=1e-12)
+                np.testing.assert_allclose(rec.K[v], K, atol=1e-12)
 
 
 def test_datamodule_named_splits(tmp_path):
