@@ -13,6 +13,10 @@ serve batches in-process (`trainer.num_workers=0`). At every iteration start the
 cleared and the learning rate reset to its initial value with the schedule restarted, which is
 what re-creating the optimizer does (the paper's protocol).
 
+A resumed run (`ckpt_path=`) re-labels at fit start from the restored weights (Lightning restores
+the epoch counter only after `on_fit_start`, so that row is numbered 0) and continues the
+iteration schedule from the restored epoch.
+
 Per-iteration figures, with the ground truth used for evaluation only: monocular PA-MPJPE on the
 training takes and on the held-out test clips, multi-view (triangulated) PA-MPJPE and SPA-MPJPE,
 PA-MPJPE of the 2.5D labels, extrinsic errors (rotation in degrees, camera centres after a
