@@ -1,0 +1,47 @@
+"""The demo's stage plan: pretrain first, every other stage starts from its checkpoint."""
+
+from __future__ import annotations
+
+import pytest
+
+from bench.demo import STAGES, Stage, available_stages, run_demo
+from leaderboard.records import RunRecord, write_record
+
+
+def _fake_fit(calls):
+    def fit(cfg):
+        calls.append(cfg)
+        rec = RunRecord(
+            run_id=cfg.run_name, kind="fit", created="2026-12-01T00:00:00+00:00",
+            lifter={"name": cfg.model.name, "size": cfg.model.size, "params": 1},
+            regime={"name": cfg.regime.name}, metrics={"mpjpe": 1.0},
+            protocol={"dataset": "synthetic", "split": "daily->sports", "source_2d": "gt",
+                      "frames": 27, "stride": 27, "flip_tta": True,
+                      "joints_evaluated": list(range(17)), "averaging": "frame"},
+        )
+        return write_record(rec, cfg.results_dir)
+    return fit
+
+
+def test_stage_plan(tmp_path):
+    calls = []
+    stages = [STAGES[0], STAGES[-1]]
+    rows = run_demo(["videopose3d_27", "motionagformer_xs"], tmp_path, ["trainer.max_epochs=1"],
+                    stages=stages, fit=_fake_fit(calls))
+    assert [(r["lifter"], r["stage"]) for r in rows] == [
+        ("videopose3d_27", "pretrain"), ("videopose3d_27", "upper"),
+        ("motionagformer_xs", "pretrain"), ("motionagformer_xs", "upper")]
+    pre, upper = calls[0], calls[1]
+    assert pre.init_from is None and pre.model.size == "tiny" and pre.trainer.max_epochs == 1
+    assert pre.data.kwargs.motions == "all" and pre.data.kwargs.split == "daily->sports"
+    assert upper.init_from.endswith("videopose3d_27-pretrain/checkpoints/best.ckpt")
+    assert upper.data.kwargs.train_on == "adapt" and upper.trainer.monitor is None
+    assert calls[3].init_from.endswith("motionagformer_xs-pretrain/checkpoints/best.ckpt")
+
+
+def test_every_registered_adaptation_regime_is_a_stage():
+    names = [s.name for s in available_stages()]
+    assert names[0] == "pretrain" and names[-1] == "upper"
+    with pytest.raises(ValueError, match="pretrain stage first"):
+        run_demo(["videopose3d_27"], __import__("pathlib").Path("/tmp"),
+                 stages=[Stage("x", "x", ("regime=supervised",))], fit=_fake_fit([]))
