@@ -139,7 +139,11 @@ def protocol_fields(cfg: DictConfig, dm: Any, module: Any) -> dict[str, Any]:
 def build_module(cfg: DictConfig, dm: Any) -> L.LightningModule:
     """The regime's LightningModule around the configured lifter."""
     regime = to_container(cfg)["regime"]
-    cls = regime_class(regime.pop("name"))
+    name, head = regime.pop("name"), cfg.model.get("head", "regression")
+    if head != "regression" and not (head == "heatpose" and name in ("supervised", "heatpose")):
+        raise ValueError(f"model.head must be regression | heatpose (heatpose with regime="
+                         f"supervised | heatpose), got head={head!r}, regime={name!r}")
+    cls = regime_class("heatpose" if head == "heatpose" else name)
     return cls(
         lifter=cfg.model.name,
         size=cfg.model.size,
