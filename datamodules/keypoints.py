@@ -15,7 +15,8 @@ Formats (`load_keypoints_file` detects them from the path and the JSON structure
   batches), or `.npz` with `keypoints`/`pose2d` (+ optional `scores`, `image_size`, `joint_set`).
 
 The joint set is inferred from the point count (17 → COCO-17 in detector formats, H36M-17 for
-numpy; 25 → BODY_25; 26 → Halpe-26); a file mixing counts is refused. When several people are
+numpy; 25 → BODY_25; 26 → Halpe-26; 133 → COCO-WholeBody and 136 → Halpe-136, whose body
+points are used); a file mixing counts is refused. When several people are
 detected, `pick_main_person` follows one person through the video (see there). Frames without
 a detection get confidence 0 and the nearest detected frame's coordinates.
 """
@@ -31,6 +32,9 @@ import numpy as np
 from geometry.skeletons import convert, get_joint_set
 
 _BY_COUNT_DETECTOR = {17: "coco17", 25: "body25", 26: "halpe26"}
+# Whole-body skeletons whose first points are a body set: COCO-WholeBody (133) starts with
+# COCO-17, Halpe-136 (AlphaPose's full model) with Halpe-26; the face/hand points are dropped.
+_WHOLE_BODY = {133: ("coco_wholebody", 17), 136: ("halpe136", 26)}
 Frames = list[list[np.ndarray]]  # per frame, per person: (J, 3) px + confidence
 
 
@@ -43,6 +47,8 @@ def _joint_set_for(counts: set[int], path: Path, joint_set: str | None, numpy: b
     if not counts:
         raise ValueError(f"{path}: no person detected in any frame")
     (count,) = counts
+    if count in _WHOLE_BODY and joint_set in (None, _WHOLE_BODY[count][0]):
+        return _WHOLE_BODY[count][0]
     if joint_set is not None:
         expected = get_joint_set(joint_set).num_joints
         if expected != count:
@@ -314,6 +320,10 @@ def load_keypoints_file(
         raise ValueError(f"{path}: unsupported keypoint file type {path.suffix!r}")
     counts = {p.shape[0] for fr in frames for p in fr}
     src = _joint_set_for(counts, path, joint_set, numpy_kind)
+    if src in ("coco_wholebody", "halpe136"):
+        body = _WHOLE_BODY[133 if src == "coco_wholebody" else 136][1]
+        frames = [[p[:body] for p in fr] for fr in frames]
+        src = _BY_COUNT_DETECTOR[body]
     kp = pick_main_person(frames, tracks)
     return _finish(path, kp[None], src, image_size or stored_size, to_h36m)
 

@@ -135,6 +135,19 @@ def test_alphapose_coco_and_mixed_sets_refused(tmp_path):
         load_keypoints_file(f, image_size=(W, H))
 
 
+def test_whole_body_sets_use_their_body_points(tmp_path):
+    coco = _coco(3)
+    wb = np.concatenate([coco, np.full((3, 116, 3), 5.0)], 1)  # COCO-WholeBody: 133 points
+    info = [{"frame_id": t, "instances": [{"keypoints": wb[t, :, :2].tolist(),
+                                           "keypoint_scores": wb[t, :, 2].tolist()}]}
+            for t in range(3)]
+    f = tmp_path / "wholebody.json"
+    f.write_text(json.dumps({"instance_info": info}))
+    out = load_keypoints_file(f, image_size=(W, H))
+    _check_coco_result(out, coco)
+    assert out["source_joint_set"] == "coco17"
+
+
 def test_mmpose_instance_info(tmp_path):
     coco = _coco(4)
     info = [{"frame_id": t, "instances": [{
