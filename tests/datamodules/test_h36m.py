@@ -185,3 +185,16 @@ def test_real_fixture_reproduces_stored_2d(shared_data):
         assert np.dot(X[9] - X[8], fwd) > 0
     det = list(read_mmpose_npz(fx / "test_h36m_body3d.npz", fx / "cameras.pkl", "dataset"))
     np.testing.assert_allclose(det[0].pose2d[0, 0], d["part"][0])
+
+
+def test_real_fixture_through_prepare(shared_data, tmp_path, capsys):
+    from bench.cli import main
+    fx = shared_data / "fixtures" / "h36m"
+    root = tmp_path / "h36m"
+    (root / "annotation_body3d/fps50").mkdir(parents=True)
+    (root / "annotation_body3d/fps50/h36m_test.npz").symlink_to(fx / "test_h36m_body3d.npz")
+    (root / "cameras.pkl").symlink_to(fx / "cameras.pkl")
+    assert main(["data", "prepare", "h36m", "--root", str(root), "--cache-dir",
+                 str(tmp_path / "cache")]) == 0
+    out = capsys.readouterr().out
+    assert "h36m: 4 takes, 4 frames" in out and "subjects (4): S1, S5, S7, S8" in out
