@@ -44,15 +44,38 @@ def _as_views(kp: np.ndarray, argument: str) -> np.ndarray:
     return kp
 
 
-def load_keypoints(path: str | Path) -> dict[str, Any]:
-    """Read a 2D keypoint file (see the module docstring).
+def _is_own_format(path: Path) -> bool:
+    """Whether `path` has liftbench's own npz (`pose2d` + `image_size`) or JSON layout."""
+    if path.suffix == ".npz":
+        with np.load(path, allow_pickle=False) as f:
+            return "image_size" in f.files and ("pose2d" in f.files or "keypoints" in f.files)
+    if path.suffix == ".json":
+        try:
+            data = json.loads(path.read_text())
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"{path}: not valid JSON ({exc})") from exc
+        return isinstance(data, dict) and "keypoints" in data and "image_size" in data
+    return False
+
+
+def load_keypoints(path: str | Path, joint_set: str | None = None,
+                   image_size: tuple[int, int] | None = None) -> dict[str, Any]:
+    """Read a 2D keypoint file in liftbench's own npz/JSON layout or any detector format.
+
+    Other formats go through `datamodules.keypoints.load_keypoints_file` (OpenPose,
+    COCO/MMPose/RTMLib, AlphaPose, Halpe, numpy arrays; `joint_set` and `image_size` where the
+    file does not say them).
 
     Returns:
         `{"keypoints": (V, T, J, 3) px + confidence, "image_size": (V, 2), "joint_set": str}`.
     """
     path = Path(path)
-    if not path.is_file():
+    if not path.exists():
         raise FileNotFoundError(f"2D keypoint file {path} not found")
+    if path.is_dir() or not _is_own_format(path):
+        from datamodules.keypoints import load_keypoints_file
+
+        return load_keypoints_file(path, joint_set=joint_set, image_size=image_size)
     if path.suffix == ".npz":
         with np.load(path, allow_pickle=False) as f:
             key = "pose2d" if "pose2d" in f.files else "keypoints" if "keypoints" in f.files \
@@ -63,17 +86,15 @@ def load_keypoints(path: str | Path) -> dict[str, Any]:
                     f"'image_size'; it has {sorted(f.files)}"
                 )
             kp, size = f[key], f["image_size"]
-            joint_set = str(f["joint_set"]) if "joint_set" in f.files else "h36m17"
+            joint_set = str(f["joint_set"]) if "joint_set" in f.files else joint_set or "h36m17"
         argument = f"{path.name}:{key}"
     elif path.suffix == ".json":
         data = json.loads(path.read_text())
         if not isinstance(data, dict) or "keypoints" not in data or "image_size" not in data:
             raise ValueError(f"{path}: a JSON keypoint file needs 'keypoints' and 'image_size'")
         kp, size = np.asarray(data["keypoints"], dtype=np.float64), data["image_size"]
-        joint_set = data.get("joint_set", "h36m17")
+        joint_set = data.get("joint_set", joint_set or "h36m17")
         argument = f"{path.name}:keypoints"
-    else:
-        raise ValueError(f"{path}: unsupported keypoint file type {path.suffix!r} (use .npz/.json)")
     kp = _as_views(kp, argument)
     size = np.asarray(size, dtype=np.float64).reshape(-1, 2)
     if size.shape[0] == 1:
@@ -170,11 +191,12 @@ def lift_sequence(lifter: torch.nn.Module, x: np.ndarray, flip: bool = True,
     return out
 
 
-def predict_file(ckpt_path: str | Path, keypoints_path: str | Path,
-                 flip: bool | None = None) -> dict[str, Any]:
-    """Checkpoint + 2D file → `{"pose3d": (V, T, 17, 3) 2.5D, "input": (V, T, 17, 3), …}`."""
+def predict_file(ckpt_path: str | Path, keypoints_path: str | Path, flip: bool | None = None,
+                 joint_set: str | None = None,
+                 image_size: tuple[int, int] | None = None) -> dict[str, Any]:
+    """Checkpoint + 2D file → `{"pose3d": (V, T, 17, 3) 2.5D, "pose2d": (V, T, 17, 3) px, …}`."""
     lifter, hp = load_lifter_from_checkpoint(ckpt_path)
-    data = load_keypoints(keypoints_path)
+    data = load_keypoints(keypoints_path, joint_set=joint_set, image_size=image_size)
     kp = data["keypoints"]
     if data["joint_set"] != "h36m17":
         kp = convert(kp, data["joint_set"], "h36m17", has_confidence=True)

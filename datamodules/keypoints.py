@@ -243,7 +243,9 @@ def pick_main_person(
         for i, tr in enumerate(tracks):
             if main in tr:
                 out[i], picked[i] = frames[i][tr.index(main)], True
+    missing = ~np.isfinite(out[..., :2]).all(-1)
     out = np.where(np.isfinite(out), out, 0.0)
+    out[..., 2][missing] = 0.0  # a missed joint: (0, 0) with score 0, the OpenPose convention
     if picked.any() and not picked.all():
         idx = np.flatnonzero(picked)
         nearest = idx[np.abs(np.arange(n)[:, None] - idx[None]).argmin(1)]

@@ -15,7 +15,13 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
         "--render, PNG frames, a GIF or an MP4 of the 2D input beside the 3D prediction.",
     )
     p.add_argument("checkpoint", type=Path, help="checkpoint (runs/<run>/checkpoints/best.ckpt)")
-    p.add_argument("keypoints", type=Path, help="2D keypoints: .npz (as `data synth`) or .json")
+    p.add_argument("keypoints", type=Path,
+                   help="2D keypoints: .npz (as `data synth`) / .json, or OpenPose (file or "
+                   "folder of frames), COCO/MMPose/RTMLib, AlphaPose, Halpe JSON, .npy arrays")
+    p.add_argument("--joint-set", default=None,
+                   help="the file's skeleton when its point count does not say it (e.g. coco17)")
+    p.add_argument("--image-size", type=int, nargs=2, metavar=("W", "H"), default=None,
+                   help="image size in pixels when the file does not store it")
     p.add_argument("--out", type=Path, default=None,
                    help="output stem (default: <keypoints stem>_3d beside the input)")
     p.add_argument("--no-flip", action="store_true", help="disable test-time flip averaging")
@@ -30,7 +36,9 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
 def _run(args: argparse.Namespace) -> int:
     from bench.predict import predict_file, save_prediction
 
-    result = predict_file(args.checkpoint, args.keypoints, flip=False if args.no_flip else None)
+    result = predict_file(args.checkpoint, args.keypoints, flip=False if args.no_flip else None,
+                          joint_set=args.joint_set,
+                          image_size=tuple(args.image_size) if args.image_size else None)
     out = args.out or args.keypoints.with_name(args.keypoints.stem + "_3d")
     paths = save_prediction(result, out)
     v, t = result["pose3d"].shape[:2]
