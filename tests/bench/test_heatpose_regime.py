@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -128,3 +129,15 @@ def test_fit_with_model_head_heatpose(cache, tmp_path: Path):
     # the head is the HeatPose regime's only with the supervised (3D-label) regimes
     bad = [a.replace("model.head=heatpose", "model.head=heatmap") for a in args]
     assert main(bad) == 2
+
+
+@pytest.mark.slow
+def test_perf_heatpose_target_roundtrip(tmp_path: Path):
+    # `liftbench perf heatpose --roundtrip-only`: the exact target's decoding error, in mm
+    out = tmp_path / "rt.json"
+    assert main(["perf", "heatpose", "--roundtrip-only", "--motions", "walk,run",
+                 "--subjects", "3", "--cache-dir", str(tmp_path / "cache"), "--out",
+                 str(tmp_path), "--json", str(out)]) == 0
+    figures = json.loads(out.read_text())["target_roundtrip_mm"]
+    assert figures["main_only_soft_argmax"] < 5.0  # sub-voxel (a voxel is ~59 mm here)
+    assert figures["gmm_soft_argmax"] < figures["gmm_argmax"] < 35.0
