@@ -115,3 +115,25 @@ def test_cli_fit_on_multiview_adaptation_data(tmp_path, capsys):
     capsys.readouterr()
     assert main([*single, f"results_dir={tmp_path / 'r2'}"]) != 0
     assert "needs multi-view batches" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_perf_adaptation_experiments_end_to_end(tmp_path, capsys):
+    """`liftbench perf adaptation` at toy size: every fit runs and every figure is reported."""
+    out = tmp_path / "adaptation.json"
+    assert main([
+        "perf", "adaptation", "--motions", "[walk,dance_a,run,kick]", "--subjects", "1",
+        "--cameras", "3", "--pretrain-epochs", "1", "--adapt-epochs", "1",
+        "--fusion-pretrain-epochs", "1", "--fusion-epochs", "2", "--canonpose-width", "32",
+        "--workdir", str(tmp_path / "work"), "--json", str(out),
+    ]) == 0
+    import json
+
+    figures = json.loads(out.read_text())
+    for run in ("pretrained_daily", "adapt_l2d", "adapt_l2d_lcon"):
+        assert figures["consistency"][run]["mpjpe"] > 0
+    for run in ("pretrained_daily", "canonpose", "cvsf_s1_s2"):
+        assert figures["selffusion"][run]["n_mpjpe"] > 0
+    jdr = figures["selffusion"]["fusion_2d"]
+    assert 0 <= jdr["jdr_input"] <= 100 and 0 <= jdr["jdr_refined"] <= 100
+    assert jdr["jdr_refined_oracle_pose"] >= jdr["jdr_input"]
