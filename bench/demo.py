@@ -21,6 +21,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from bench.config import compose
 from bench.regimes import list_regimes
@@ -38,6 +39,17 @@ class Stage:
     needs_pretrained: bool = True
     regime: str = "supervised"
     per_lifter: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    needs_features: bool = False
+
+    def applies_to(self, lifter: str) -> bool:
+        """Whether the stage can train `lifter` (self-fusion needs a rotation head's features)."""
+        if not self.needs_features:
+            return True
+        from models import create_lifter
+
+        model = create_lifter(lifter, size="tiny")
+        return lifter == "canonpose" or (hasattr(model, "forward_features")
+                                         and bool(getattr(model, "feature_dim", None)))
 
 
 STAGES = (
@@ -50,7 +62,7 @@ STAGES = (
     Stage("selffusion", "canonical self-fusion on sports",
           ("regime=selffusion", "data.kwargs.views=2", "data.kwargs.train_on=adapt",
            "trainer.monitor=null"),
-          regime="selffusion"),
+          regime="selffusion", needs_features=True),
     Stage("pseudolabel", "pseudo-label fine-tuning on sports",
           ("regime=pseudolabel", "data.kwargs.views=2", "data.kwargs.train_on=adapt",
            "trainer.monitor=null"),
@@ -82,10 +94,15 @@ def run_demo(lifters: Sequence[str], out: Path, overrides: Sequence[str] = (),
         from bench.runner import run_fit as fit
     stages = list(stages or available_stages())
     rows: list[dict] = []
-    total, k = len(lifters) * len(stages), 0
-    for lifter in lifters:
+    plan = [(lifter, [s for s in stages if s.applies_to(lifter)]) for lifter in lifters]
+    total, k = sum(len(s) for _, s in plan), 0
+    for lifter, lifter_stages in plan:
+        skipped = [s.name for s in stages if s not in lifter_stages]
+        if skipped:
+            print(f"{lifter}: skipping {', '.join(skipped)} (needs a lifter with "
+                  f"forward_features for its rotation head)")
         pretrained: Path | None = None
-        for stage in stages:
+        for stage in lifter_stages:
             k += 1
             print(f"\n[{k}/{total}] {lifter} (tiny) — {stage.name}: {stage.label}", flush=True)
             extra = []
@@ -110,3 +127,78 @@ def run_demo(lifters: Sequence[str], out: Path, overrides: Sequence[str] = (),
             rows.append({"lifter": lifter, "stage": stage.name, "label": stage.label,
                          "record": record, "seconds": time.time() - started})
     return rows
+
+
+REPORT_METRICS = ("mpjpe", "pa_mpjpe", "n_mpjpe", "mpjve", "pck")
+
+
+def _stage_bars(frame: Any, out: Path) -> Path:
+    """MPJPE and PA-MPJPE per stage, one bar group per lifter."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    lifters = list(dict.fromkeys(frame["lifter"]))
+    stages = list(dict.fromkeys(frame["stage"]))
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
+    width = 0.8 / len(stages)
+    for ax, metric in zip(axes, ("mpjpe", "pa_mpjpe"), strict=True):
+        for i, stage in enumerate(stages):
+            vals = [frame[(frame.lifter == lf) & (frame.stage == stage)][metric].mean()
+                    for lf in lifters]
+            ax.bar(np.arange(len(lifters)) + (i - (len(stages) - 1) / 2) * width, vals, width,
+                   label=stage)
+        ax.set_xticks(np.arange(len(lifters)), lifters, fontsize=8)
+        ax.set_ylabel(f"{metric} (mm, held-out sports)")
+        ax.grid(axis="y", alpha=0.3)
+    axes[0].legend(fontsize=8)
+    fig.suptitle("Demo: before adaptation (pretrain), adaptation regimes, upper bound")
+    fig.tight_layout()
+    path = out / "stages.png"
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def write_report(rows: Sequence[dict], out: Path) -> dict[str, Path]:
+    """Markdown + HTML report of a demo run: the comparison table and the plots.
+
+    Rows are labelled by stage (pretrain and upper are both `supervised`, so the stage, not the
+    regime, names a row). Returns the written files by kind.
+    """
+    import html
+
+    from leaderboard.plots import iterations_frame, plot_iterations, plot_per_action
+    from leaderboard.records import read_record
+    from leaderboard.tables import build_table, records_frames
+
+    out.mkdir(parents=True, exist_ok=True)
+    records = [read_record(r["record"]) for r in rows]
+    runs, groups = records_frames(records)
+    stage_of = {rec.run_id: r["stage"] for rec, r in zip(records, rows, strict=True)}
+    runs["stage"] = runs["run_id"].map(stage_of)
+    runs["regime"] = runs["stage"]
+    table = build_table(runs, groups, metrics=[m for m in REPORT_METRICS if m in runs],
+                        ci="none", title="Demo: held-out sports takes, mm (PCK %)")
+    per_action = build_table(runs, groups, by="action", metric="mpjpe", ci="none",
+                             title="MPJPE per sports action (mm)")
+    files = {"stages": _stage_bars(runs, out),
+             "per_action": plot_per_action(per_action, out / "per_action.png")}
+    iters = iterations_frame(records)
+    if not iters.empty:
+        files["iterations"] = plot_iterations(iters, out / "iterations.png")
+    plots = [(k, Path(p).name) for k, p in files.items()]
+    md = ["# liftbench demo report", "", table.render("md"), "", per_action.render("md"), ""]
+    md += [f"![{k}]({name})" for k, name in plots]
+    files["markdown"] = out / "report.md"
+    files["markdown"].write_text("\n".join(md) + "\n")
+    body = [table.render("html"), per_action.render("html")]
+    body += [f'<figure><img src="{html.escape(name)}" alt="{html.escape(k)}"></figure>'
+             for k, name in plots]
+    files["html"] = out / "report.html"
+    files["html"].write_text(
+        "<!doctype html><html><head><meta charset='utf-8'><title>liftbench demo</title>"
+        "</head><body><h1>liftbench demo report</h1>" + "".join(body) + "</body></html>\n")
+    return files

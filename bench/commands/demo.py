@@ -34,7 +34,7 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
 def _run(args: argparse.Namespace) -> int:
     from tabulate import tabulate
 
-    from bench.demo import run_demo
+    from bench.demo import run_demo, write_report
     from leaderboard.records import read_record
 
     # `--lifters a b KEY=VALUE` : argparse hands the overrides to --lifters; move them back
@@ -53,5 +53,8 @@ def _run(args: argparse.Namespace) -> int:
           "(tiny lifters, flip TTA, 17 joints, mm)")
     print(tabulate(table, headers=["lifter", "stage", *(h for _, h in COLUMNS), "time s"],
                    floatfmt=".1f"))
-    print(f"\nrecords: {args.out / 'results'}; total {time.time() - started:.0f} s")
+    files = write_report(rows, args.out / "report")
+    print(f"\nreport: {files['markdown']} and {files['html']} (plots: "
+          f"{', '.join(str(p.name) for k, p in files.items() if k not in ('markdown', 'html'))})")
+    print(f"records: {args.out / 'results'}; total {time.time() - started:.0f} s")
     return 0
