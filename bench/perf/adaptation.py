@@ -45,6 +45,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="supervised pre-training epochs of the consistency experiment")
     parser.add_argument("--adapt-epochs", type=int, default=15)
     parser.add_argument("--adapt-lr", type=float, default=5e-4)
+    parser.add_argument("--adapt-noise", default="detector",
+                        help="2D noise of the consistency experiment's adaptation and test takes")
     parser.add_argument("--canonpose-width", type=int, default=256,
                         help="hidden width of the CanonPose lifter (paper 1024, tiny 64)")
     parser.add_argument("--fusion-pretrain-epochs", type=int, default=30,
@@ -111,7 +113,7 @@ def run_consistency(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
     adapt = [
         "regime=consistency", "trainer.monitor=null", "data.kwargs.views=2",
         "data.kwargs.train_on=adapt",
-        "data.kwargs.noise=detector", f"init_from={pre['checkpoint']}",
+        f"data.kwargs.noise={args.adapt_noise}", f"init_from={pre['checkpoint']}",
         f"trainer.max_epochs={args.adapt_epochs}", f"regime.optim.lr={args.adapt_lr}",
         "data.batch_size=16",
     ]
