@@ -45,6 +45,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="supervised pre-training epochs of the consistency experiment")
     parser.add_argument("--adapt-epochs", type=int, default=15)
     parser.add_argument("--adapt-lr", type=float, default=5e-4)
+    parser.add_argument("--w-con", type=float, default=0.3,
+                        help="L_con weight of the L_2D + L_con run (paper's 2D + con: 0.3)")
     parser.add_argument("--adapt-noise", default="detector",
                         help="2D noise of the consistency experiment's adaptation and test takes")
     parser.add_argument("--canonpose-width", type=int, default=256,
@@ -118,7 +120,7 @@ def run_consistency(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
         "data.batch_size=16",
     ]
     only_2d = _fit(common, workdir, "cons-l2d", [*adapt, "regime.loss.w_con=0.0"])
-    with_con = _fit(common, workdir, "cons-l2d-lcon", [*adapt, "regime.loss.w_con=0.3"])
+    with_con = _fit(common, workdir, "cons-l2d-lcon", [*adapt, f"regime.loss.w_con={args.w_con}"])
     names = ("mpjpe", "pa_mpjpe", "n_mpjpe")
     return {
         "pretrained_daily": _pick(pre["metrics"], names),
