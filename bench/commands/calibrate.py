@@ -6,7 +6,8 @@ is triangulated with confidence weights. Inputs:
 
 - keypoints: one `.npz` take (`liftbench data synth` format: `pose2d (V, T, J, 3)`, `image_size`,
   and `K (V, 3, 3)`), or one file per view (`.npz`/`.json` as `liftbench predict` reads, each with
-  `(T, J, 2|3)` pixels), all with the same frame count;
+  `(T, J, 2|3)` pixels, or any detector format `liftbench predict` reads, with `--joint-set`
+  / `--image-size` where the file does not say them), all with the same frame count;
 - intrinsics: the take's `K`, or `--intrinsics cams.json` with `{"K": [K_1, …, K_V]}` or
   `{"cameras": [{"K": …, "dist": […]}, …]}` (3×3 pixel matrices, optional OpenCV distortion);
 - `--pose3d FILE.npz` (`pose3d (V, T, 17, 3)`, e.g. from `liftbench predict`) instead of a
@@ -57,6 +58,10 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p.add_argument("--min-confidence", type=float, default=0.0,
                    help="joints enter the calibration above this confidence in every view")
     p.add_argument("--no-flip", action="store_true", help="disable test-time flip averaging")
+    p.add_argument("--joint-set", default=None,
+                   help="joint order of detector files that do not say it (e.g. coco17)")
+    p.add_argument("--image-size", type=int, nargs=2, default=None, metavar=("W", "H"),
+                   help="image size of detector files that do not say it")
     p.set_defaults(func=_run)
     return p
 
@@ -82,7 +87,8 @@ def _load_intrinsics(path: Path, views: int) -> tuple[np.ndarray, np.ndarray]:
     return K, dist
 
 
-def load_views(paths: list[Path], intrinsics: Path | None) -> dict[str, Any]:
+def load_views(paths: list[Path], intrinsics: Path | None, joint_set: str | None = None,
+               image_size: tuple[int, int] | None = None) -> dict[str, Any]:
     """Read the 2D of every view, their intrinsics and (from a take) the ground-truth cameras.
 
     Returns:
@@ -94,7 +100,7 @@ def load_views(paths: list[Path], intrinsics: Path | None) -> dict[str, Any]:
 
     views, sizes = [], []
     for path in paths:
-        data = load_keypoints(path)
+        data = load_keypoints(path, joint_set=joint_set, image_size=image_size)
         kp = data["keypoints"]
         if data["joint_set"] != "h36m17":
             kp = convert(kp, data["joint_set"], "h36m17", has_confidence=True)
@@ -153,7 +159,8 @@ def _run(args: argparse.Namespace) -> int:
 
     if (args.checkpoint is None) == (args.pose3d is None):
         raise ValueError("give exactly one of --checkpoint (lift the views) or --pose3d")
-    data = load_views(list(args.keypoints), args.intrinsics)
+    size = tuple(args.image_size) if args.image_size else None
+    data = load_views(list(args.keypoints), args.intrinsics, args.joint_set, size)
     kp = data["keypoints"]
     V, T = kp.shape[:2]
     if V < 2:
