@@ -8,6 +8,9 @@ from pathlib import Path
 import pytest
 
 os.environ.setdefault("WANDB_MODE", "disabled")
+# One intra-op thread per test process: `make test` runs 2 xdist workers (plus spawned DDP and
+# CLI subprocesses, which inherit this) on 2 cores; more threads only oversubscribe them.
+os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
