@@ -26,7 +26,10 @@ from typing import Any
 from bench.config import compose
 from bench.regimes import list_regimes
 
-DEMO_LIFTERS = ("motionagformer_xs", "kasportsformer", "videopose3d_27")
+# Three fast tiny lifters and one transformer: every regime fits in 10 CPU minutes; pass
+# `--lifters kasportsformer motionbert ...` for the other transformers (minutes each).
+DEMO_LIFTERS = ("videopose3d_27", "canonpose", "simplebaseline", "motionagformer_xs")
+PRETRAIN_EPOCHS, ADAPT_EPOCHS = 40, 10
 
 
 @dataclass(frozen=True)
@@ -53,22 +56,24 @@ class Stage:
 
 
 STAGES = (
-    Stage("pretrain", "supervised on daily (no adaptation)", ("regime=supervised",),
+    Stage("pretrain", "supervised on daily (no adaptation)",
+          ("regime=supervised", f"trainer.max_epochs={PRETRAIN_EPOCHS}", "regime.optim.lr=2e-3"),
           needs_pretrained=False),
     Stage("consistency", "2D + multi-view consistency on sports",
           ("regime=consistency", "data.kwargs.views=2", "data.kwargs.train_on=adapt",
-           "trainer.monitor=null"),
+           "trainer.monitor=null", f"trainer.max_epochs={ADAPT_EPOCHS}"),
           regime="consistency"),
     Stage("selffusion", "canonical self-fusion on sports",
           ("regime=selffusion", "data.kwargs.views=2", "data.kwargs.train_on=adapt",
-           "trainer.monitor=null"),
+           "trainer.monitor=null", f"trainer.max_epochs={ADAPT_EPOCHS}"),
           regime="selffusion", needs_features=True),
     Stage("pseudolabel", "pseudo-label fine-tuning on sports",
           ("regime=pseudolabel", "data.kwargs.views=2", "data.kwargs.train_on=adapt",
-           "trainer.monitor=null"),
+           "trainer.monitor=null", f"trainer.max_epochs={ADAPT_EPOCHS}"),
           regime="pseudolabel"),
     Stage("upper", "supervised on sports 3D (upper bound)",
-          ("regime=supervised", "data.kwargs.train_on=adapt", "trainer.monitor=null")),
+          ("regime=supervised", "data.kwargs.train_on=adapt", "trainer.monitor=null",
+           f"trainer.max_epochs={ADAPT_EPOCHS}")),
 )
 
 

@@ -56,6 +56,9 @@ def _run_one(args: argparse.Namespace) -> int:
 def _run_all(args: argparse.Namespace) -> int:
     results = {}
     for name, module in args.modules.items():
+        if not getattr(module, "IN_ALL", True):
+            print(f"== perf {name}: skipped (long; run `liftbench perf {name}`) ==")
+            continue
         print(f"== perf {name} ==")
         q = argparse.ArgumentParser()
         module.add_arguments(q)

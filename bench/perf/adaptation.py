@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     import torch
 
 NAME = "adaptation"
+IN_ALL = False  # trains models for tens of CPU minutes: not part of `perf all`
 HELP = ("multi-view regimes' acceptance experiments: L_2D vs L_2D+L_con adaptation, CanonPose vs "
         "CVSF (trains models, minutes on CPU)")
 
