@@ -49,14 +49,14 @@ from bench.pseudolabels import (
     strip_ground_truth,
     takes_from_clips,
 )
-from bench.regimes.base import LiftingRegime, flatten_views
+from bench.regimes.base import flatten_views
+from bench.regimes.supervised import SupervisedRegime
 from datamodules.clips import flip_batch
-from losses.supervised import supervised_loss
 
 _SCHEDULES = ("exponential", "constant")
 
 
-class PseudoLabelRegime(LiftingRegime):
+class PseudoLabelRegime(SupervisedRegime):
     """Iterative pseudo-label fine-tuning on unlabelled multi-view clips.
 
     Args:
@@ -108,16 +108,7 @@ class PseudoLabelRegime(LiftingRegime):
         self._index = None
         self._dataset = None
 
-    # ------------------------------------------------------------------------------ training
-    def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
-        """Supervised loss against the current pseudo-labels (`target`, masked by `valid`)."""
-        batch = flatten_views(batch)
-        pred = self.lifter(batch["input"])
-        terms = supervised_loss(pred, batch["target"], mask=batch.get("valid"), **self.loss_cfg)
-        bs = pred.shape[0]
-        for name, value in terms.items():
-            self.log(f"train/{name}", value.detach(), prog_bar=name == "loss", batch_size=bs)
-        return terms["loss"]
+    # training_step: SupervisedRegime's loss, against the current pseudo-labels (`target`)
 
     @property
     def epochs_per_iteration(self) -> int:
