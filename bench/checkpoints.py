@@ -14,6 +14,8 @@ from typing import Any
 import torch
 from torch import nn
 
+from models.normalization import PoseNormalizer
+
 _PREFIXES = ("module.", "lifter.", "model.")
 _CONTAINER_KEYS = ("state_dict", "model_pos", "model", "model_state_dict")
 
@@ -93,3 +95,39 @@ def load_lifter_weights(model: nn.Module, ckpt: dict[str, Any] | str | Path,
             + (f", shape mismatches: {shape_errors[:3]}" if shape_errors else "")
         )
     model.load_state_dict(state, strict=True)
+
+
+def load_regime_extras(module: nn.Module, ckpt: dict[str, Any] | str | Path) -> list[str]:
+    """Load a Lightning checkpoint's non-lifter weights that `module` also has (same shapes).
+
+    A regime may own modules beside the lifter (the self-fusion regime's rotation head or MLP,
+    a HeatPose head); fine-tuning from a checkpoint of the same regime continues them instead of
+    starting them afresh. Keys that the module lacks, or whose shape differs, are left alone, so
+    a checkpoint of another regime loads only its lifter. Returns the loaded keys.
+    """
+    if not isinstance(ckpt, dict):
+        ckpt = read_checkpoint(ckpt)
+    state = ckpt.get("state_dict")
+    if not isinstance(state, dict):
+        return []
+    own = module.state_dict()
+    extras = {k: v for k, v in state.items() if not k.startswith("lifter.") and k in own
+              and isinstance(v, torch.Tensor) and own[k].shape == v.shape}
+    if extras:
+        module.load_state_dict(extras, strict=False)
+    return sorted(extras)
+
+
+def load_normalizer(ckpt: dict[str, Any] | str | Path) -> PoseNormalizer | None:
+    """The fitted `PoseNormalizer` a regime saved in `ckpt` (keys `normalizer.*`), else None."""
+    if not isinstance(ckpt, dict):
+        ckpt = read_checkpoint(ckpt)
+    state = ckpt.get("state_dict")
+    if not isinstance(state, dict):
+        return None
+    stats = {k[len("normalizer."):]: v for k, v in state.items() if k.startswith("normalizer.")}
+    if not stats:
+        return None
+    norm = PoseNormalizer(int(stats["in_mean"].shape[0]))
+    norm.load_state_dict(stats)
+    return norm if norm.is_fitted else None

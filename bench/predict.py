@@ -21,11 +21,12 @@ from typing import Any
 import numpy as np
 import torch
 
-from bench.checkpoints import load_lifter_weights, read_checkpoint
+from bench.checkpoints import load_lifter_weights, load_normalizer, read_checkpoint
 from bench.regimes.base import build_lifter_for
 from geometry.cameras import normalize_screen
 from geometry.skeletons import convert, get_joint_set
 from models.flip import flip_average
+from models.normalization import StandardizedLifter
 
 ROOT = 0
 
@@ -141,8 +142,23 @@ def fill_missing(kp: np.ndarray) -> np.ndarray:
     return kp
 
 
-def load_lifter_from_checkpoint(path: str | Path) -> tuple[torch.nn.Module, dict[str, Any]]:
-    """The lifter of a `liftbench fit` checkpoint (weights loaded, eval mode) and its hparams."""
+def load_lifter_from_checkpoint(
+    path: str | Path, model: str | None = None, config: str | Path | None = None,
+) -> tuple[torch.nn.Module, dict[str, Any]]:  # fmt: skip
+    """The lifter of a checkpoint (weights loaded, eval mode) and its hparams.
+
+    A liftbench checkpoint records its lifter; an official one (MotionBERT's `best_epoch.bin`,
+    ...) needs `model` (and `config`, the official YAML, unless it is the paper configuration).
+    """
+    from bench.official import is_liftbench_checkpoint
+
+    if not is_liftbench_checkpoint(path):
+        from models.official import load_official, official_lifters
+
+        if model is None:
+            raise ValueError(f"{path} is not a liftbench checkpoint; for an official checkpoint "
+                             f"pass --model NAME (one of {', '.join(official_lifters())})")
+        return load_official(model, path, config), {"lifter": model, "flip_tta": True}
     ckpt = read_checkpoint(path)
     hp = ckpt.get("hyper_parameters") or {}
     if "lifter" not in hp:
@@ -152,7 +168,10 @@ def load_lifter_from_checkpoint(path: str | Path) -> tuple[torch.nn.Module, dict
         )
     lifter = build_lifter_for(hp["lifter"], hp.get("size", "paper"),
                               dict(hp.get("lifter_kwargs") or {}), hp.get("frames"))
-    load_lifter_weights(lifter, ckpt)
+    load_lifter_weights(lifter, ckpt, expected_name=model)
+    norm = load_normalizer(ckpt)  # the training set's z-score statistics, when the regime used them
+    if norm is not None:
+        lifter = StandardizedLifter(lifter, norm)
     return lifter.eval(), hp
 
 
@@ -178,7 +197,7 @@ def lift_sequence(lifter: torch.nn.Module, x: np.ndarray, flip: bool = True,
     starts = list(range(0, total - win + 1, win))
     if starts[-1] + win < total:
         starts.append(total - win)
-    dtype = next(lifter.parameters()).dtype
+    dtype = next(iter([*lifter.parameters(), *lifter.buffers()]), torch.zeros(())).dtype
     clips = torch.as_tensor(np.stack([x[s : s + win] for s in starts]), dtype=dtype)
     outs = []
     for chunk in clips.split(batch_size):
@@ -193,9 +212,14 @@ def lift_sequence(lifter: torch.nn.Module, x: np.ndarray, flip: bool = True,
 
 def predict_file(ckpt_path: str | Path, keypoints_path: str | Path, flip: bool | None = None,
                  joint_set: str | None = None,
-                 image_size: tuple[int, int] | None = None) -> dict[str, Any]:
-    """Checkpoint + 2D file → `{"pose3d": (V, T, 17, 3) 2.5D, "pose2d": (V, T, 17, 3) px, …}`."""
-    lifter, hp = load_lifter_from_checkpoint(ckpt_path)
+                 image_size: tuple[int, int] | None = None, model: str | None = None,
+                 config: str | Path | None = None) -> dict[str, Any]:
+    """Checkpoint + 2D file → `{"pose3d": (V, T, 17, 3) 2.5D, "pose2d": (V, T, 17, 3) px, …}`.
+
+    `model` / `config` name the lifter of an official checkpoint (see
+    `load_lifter_from_checkpoint`).
+    """
+    lifter, hp = load_lifter_from_checkpoint(ckpt_path, model=model, config=config)
     data = load_keypoints(keypoints_path, joint_set=joint_set, image_size=image_size)
     kp = data["keypoints"]
     if data["joint_set"] != "h36m17":

@@ -213,7 +213,7 @@ def lift_views(
     starts = list(range(0, N - win + 1, win))
     if starts[-1] + win < N:
         starts.append(N - win)
-    param = next(lifter.parameters())
+    param = next(iter([*lifter.parameters(), *lifter.buffers()]), torch.zeros(()))
     clips = np.stack([inputs[:, s : s + win] for s in starts], 1)  # (C, W, win, J, 3)
     flat = torch.as_tensor(clips.reshape((-1,) + clips.shape[2:]), dtype=param.dtype,
                            device=param.device)

@@ -13,16 +13,23 @@ import platform
 import secrets
 import subprocess
 import time
+import warnings
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 import lightning as L
+import numpy as np
 import torch
 from lightning.pytorch.callbacks import Callback, ModelCheckpoint
 from omegaconf import DictConfig, OmegaConf
 
-from bench.checkpoints import load_lifter_weights, read_checkpoint
+from bench.checkpoints import (
+    load_lifter_weights,
+    load_normalizer,
+    load_regime_extras,
+    read_checkpoint,
+)
 from bench.config import config_hash, save_config, to_container
 from bench.logging_setup import build_logger, wandb_run_id
 from bench.regimes import regime_class
@@ -154,6 +161,52 @@ def build_module(cfg: DictConfig, dm: Any) -> L.LightningModule:
     )
 
 
+def training_arrays(dm: Any, max_batches: int = 2000) -> tuple[np.ndarray, np.ndarray]:
+    """`(N, T, J, 3)` inputs and targets of the set the DataModule trains on (views folded).
+
+    Read from the cached clip arrays when the DataModule exposes them, else collected from its
+    training loader (at most `max_batches` batches).
+    """
+    name = getattr(dm, "train_on", "train")
+    ds = getattr(dm, "datasets", {}).get(name)
+    arrays = getattr(ds, "arrays", None)
+    if arrays is not None and "input" in arrays and "target" in arrays:
+        x, y = np.asarray(arrays["input"]), np.asarray(arrays["target"])
+    else:
+        xs, ys = [], []
+        for i, batch in enumerate(dm.train_dataloader()):
+            if i >= max_batches:
+                break
+            xs.append(batch["input"].numpy())
+            ys.append(batch["target"].numpy())
+        x, y = np.concatenate(xs), np.concatenate(ys)
+    return x.reshape((-1,) + x.shape[-3:]), y.reshape((-1,) + y.shape[-3:])
+
+
+def prepare_normalizer(cfg: DictConfig, dm: Any, module: Any, init: dict | None) -> None:
+    """Give a standardising regime its statistics: from `init_from`, else the training set.
+
+    An adaptation regime (no 3D labels) started without a pre-trained checkpoint that carries
+    statistics gets input statistics only (the 2D is observed; the targets' 3D must not be read):
+    its outputs stay in 2.5D units, with a warning.
+    """
+    if module.normalizer is None or cfg.ckpt_path:  # a resumed run restores its statistics
+        return
+    saved = load_normalizer(init) if init is not None else None
+    if saved is not None:
+        module.normalizer.load_state_dict(saved.state_dict())
+        return
+    inputs, targets = training_arrays(dm)
+    if not module.uses_3d_labels:
+        warnings.warn(
+            f"regime {cfg.regime.name!r} trains without 3D labels: lifter {cfg.model.name!r} is "
+            "standardised with input statistics only (pass init_from=<a supervised checkpoint> "
+            "to reuse its statistics)", stacklevel=2,
+        )
+        targets = None
+    module.fit_normalizer(inputs, targets)
+
+
 def build_trainer(cfg: DictConfig, run_dir: Path, callbacks: list[Callback],
                   logger: Any) -> L.Trainer:
     """A Lightning Trainer from `cfg.trainer` (our DataModules shard data themselves)."""
@@ -190,9 +243,13 @@ def run_fit(cfg: DictConfig) -> Path | None:
     dm.prepare_data()
     dm.setup("fit")
     module = build_module(cfg, dm)
+    init = None
     if cfg.get("init_from") and not cfg.ckpt_path:
         # weights only (a resumed run restores everything from ckpt_path instead)
-        load_lifter_weights(module.lifter, cfg.init_from, expected_name=cfg.model.name)
+        init = read_checkpoint(cfg.init_from)
+        load_lifter_weights(module.lifter, init, expected_name=cfg.model.name)
+        load_regime_extras(module, init)
+    prepare_normalizer(cfg, dm, module, init)
     logger = build_logger(cfg, run_dir, run_id, state.get("wandb_id"))
     every = cfg.trainer.get("ckpt_every_n_steps") or None
     ckpt = ModelCheckpoint(
@@ -209,9 +266,14 @@ def run_fit(cfg: DictConfig) -> Path | None:
         ))
     writer = RecordWriter(cfg, run_id, "fit", started, protocol_fields(cfg, dm, module))
     trainer = build_trainer(cfg, run_dir, [*callbacks, writer], logger)
-    trainer.fit(module, datamodule=dm, ckpt_path=cfg.ckpt_path or None)
-    best = ckpt.best_model_path or None
-    trainer.test(module, datamodule=dm, ckpt_path=best, verbose=False)
+    if not any(p.requires_grad for p in module.parameters()):
+        # a trivial baseline: its statistics are fitted, there is nothing to train
+        trainer.test(module, datamodule=dm, verbose=False)
+        trainer.save_checkpoint(run_dir / "checkpoints" / "best.ckpt")
+    else:
+        trainer.fit(module, datamodule=dm, ckpt_path=cfg.ckpt_path or None)
+        best = ckpt.best_model_path or None
+        trainer.test(module, datamodule=dm, ckpt_path=best, verbose=False)
     _finish_logger(logger)
     return writer.path
 

@@ -3,6 +3,7 @@
 Example:
     >>> from models import create_lifter, list_lifters
     >>> model = create_lifter("motionagformer_xs", size="tiny")
+    >>> model = load_official("motionbert", "best_epoch.bin")  # an official checkpoint
 """
 
 from models.base import Lifter
@@ -16,6 +17,7 @@ from models.registry import (
 
 # Importing the families registers them.
 from models import _families  # noqa: E402,F401  isort: skip
+from models.official import load_official  # noqa: E402  isort: skip
 
 __all__ = [
     "Lifter",
@@ -23,5 +25,6 @@ __all__ = [
     "get_lifter_entry",
     "is_lifter",
     "list_lifters",
+    "load_official",
     "register_lifter",
 ]

@@ -18,6 +18,9 @@ class Lifter(nn.Module):
         uses_confidence: whether channel 3 of the input is used.
         max_frames: the largest T the model supports (None: any length).
         feature_dim: channel count C of `forward_features` output `(B, T, J, C)`, if provided.
+        standardize: whether the paper z-scores inputs and targets with training-set statistics
+            (`models.normalization`); the regimes do it when `regime.standardize=auto`.
+        trainable: False for the trivial baselines, which need statistics but no training.
     """
 
     joint_set: str = "h36m17"
@@ -25,6 +28,8 @@ class Lifter(nn.Module):
     uses_confidence: bool = True
     max_frames: int | None = None
     feature_dim: int | None = None
+    standardize: bool = False
+    trainable: bool = True
 
     def check_input(self, x: torch.Tensor) -> None:
         """Raise a clear `ValueError` unless `x` is `(B, T, num_joints, 3)` with T ≤ max_frames."""

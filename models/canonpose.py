@@ -78,6 +78,10 @@ class CanonPoseLifter(Lifter):
     uses_confidence = True
     max_frames = None
     feature_dim = None
+    # Deviation (README, "Deviations"): trained supervised here, CanonPose's pose branch learns
+    # far faster on z-scored 2D / targets (one-batch overfit, 400 steps: 35 mm without, 12 mm
+    # with). The self-fusion regime keeps its canonicalisation and z-scores after it.
+    standardize = True
 
     def __init__(self, num_joints: int = 17, width: int = 1024, blocks_per_branch: int = 2) -> None:
         super().__init__()

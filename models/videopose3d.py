@@ -54,6 +54,10 @@ class VideoPose3D(Lifter):
     uses_confidence = False
     max_frames = None
     feature_dim = None
+    # Deviation (README, "Deviations"): the original regresses root-relative metres (about 0.3
+    # per coordinate); 2.5D targets spread ~0.05, so without z-scoring its init and learning rate
+    # are off by that factor (one-batch overfit, 400 steps: 26 mm without, 9 mm with).
+    standardize = True
 
     def __init__(
         self,
@@ -84,6 +88,12 @@ class VideoPose3D(Lifter):
         self.layers_conv = nn.ModuleList(convs)
         self.layers_bn = nn.ModuleList(bns)
         self.shrink = nn.Conv1d(channels, 3 * num_joints, 1)
+        # Deviation: the output convolution starts 100x smaller than PyTorch's default, so
+        # training starts near the zero (root-only) pose; converges in far fewer steps
+        # (README, "Deviations").
+        with torch.no_grad():
+            self.shrink.weight.mul_(0.01)
+            self.shrink.bias.zero_()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Lift `(B, T, J, 3)` (x, y, confidence) to `(B, T, J, 3)` root-relative 2.5D."""

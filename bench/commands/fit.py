@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from omegaconf import DictConfig
+
 from bench.config import compose, describe_groups
 
 EPILOG = """\
@@ -45,6 +47,7 @@ def _run(args: argparse.Namespace, stage: str) -> int:
     if args.print_config:
         runner.print_config(cfg)
         return 0
+    _use_official_checkpoints(cfg, stage)
     path = runner.run_fit(cfg) if stage == "fit" else runner.run_test(cfg)
     if path is not None and path.exists():
         from leaderboard.records import read_record
@@ -53,6 +56,23 @@ def _run(args: argparse.Namespace, stage: str) -> int:
         shown = ", ".join(f"{k} {v:.2f}" for k, v in rec.metrics.items() if v == v)
         print(f"test: {shown} (mm)\nrecord: {path}")
     return 0
+
+
+def _use_official_checkpoints(cfg: DictConfig, stage: str) -> None:
+    """Point `test`'s `ckpt_path` / `fit`'s `init_from` at conversions of official checkpoints.
+
+    An official file (MotionBERT's `best_epoch.bin`, ...) is converted once into
+    `<output_dir>/official/`; a liftbench checkpoint is used as it is. (`fit`'s `ckpt_path`
+    resumes a liftbench run, with its optimizer state: official files cannot do that.)
+    """
+    from pathlib import Path
+
+    from bench.official import lightning_ready
+
+    for key in ("ckpt_path",) if stage == "test" else ("init_from",):
+        if cfg.get(key):
+            cache = Path(cfg.output_dir) / "official"
+            cfg[key] = str(lightning_ready(cfg[key], cfg.model.name, cache))
 
 
 def _fit(args: argparse.Namespace) -> int:

@@ -14,7 +14,13 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
         "Writes OUT.npz and OUT.json (pose3d (V, T, 17, 3), normalised 2.5D units) and, with "
         "--render, PNG frames, a GIF or an MP4 of the 2D input beside the 3D prediction.",
     )
-    p.add_argument("checkpoint", type=Path, help="checkpoint (runs/<run>/checkpoints/best.ckpt)")
+    p.add_argument("checkpoint", type=Path,
+                   help="checkpoint (runs/<run>/checkpoints/best.ckpt), or an official one "
+                   "with --model")
+    p.add_argument("--model", default=None,
+                   help="lifter of an official checkpoint (e.g. motionbert, motionagformer_b)")
+    p.add_argument("--config", type=Path, default=None,
+                   help="official YAML config of that checkpoint (default: paper config)")
     p.add_argument("keypoints", type=Path,
                    help="2D keypoints: .npz (as `data synth`) / .json, or OpenPose (file or "
                    "folder of frames), COCO/MMPose/RTMLib, AlphaPose, Halpe JSON, .npy arrays")
@@ -38,7 +44,8 @@ def _run(args: argparse.Namespace) -> int:
 
     result = predict_file(args.checkpoint, args.keypoints, flip=False if args.no_flip else None,
                           joint_set=args.joint_set,
-                          image_size=tuple(args.image_size) if args.image_size else None)
+                          image_size=tuple(args.image_size) if args.image_size else None,
+                          model=args.model, config=args.config)
     out = args.out or args.keypoints.with_name(args.keypoints.stem + "_3d")
     paths = save_prediction(result, out)
     v, t = result["pose3d"].shape[:2]

@@ -1,5 +1,11 @@
 """`liftbench perf models`: lifter latency, throughput, peak RSS and FLOP rate vs the official code.
 
+With `--official-root DIR` (local checkouts of the official repositories) each official model
+is measured the same way, side by side in the same run, and the "vs off." columns divide by
+those figures. Without it there is nothing measured to compare with: the reference figures of
+the official code (another machine, another day) are printed in a separate table, labelled as
+such, and no ratio is computed from them.
+
 Every (model, mode) measurement runs in a fresh subprocess: in one long-lived process the
 allocator state of earlier runs made fwd+bwd timings vary up to 3× (MODELS.md §0.2). The child
 reports the median of `--repeats` timed runs after `--warmup` untimed ones, and its peak RSS
@@ -72,6 +78,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="model configuration (default: paper; official ratios only make sense for paper)",
     )  # fmt: skip
     parser.add_argument(
+        "--official-root", type=str, default=None, metavar="DIR",
+        help="folder with the official checkouts (MotionBERT/, MotionAGFormer/, "
+        "KASportsFormer/): measure them side by side and report ratios",
+    )  # fmt: skip
+    parser.add_argument(
         "--long", action="store_true",
         help=f"also B=8, T=243 fwd+bwd of {', '.join(LONG_MODELS)} under a "
         f"{LONG_AS_LIMIT_GB} GB address-space cap (1 warm-up, 1 timed run)",
@@ -104,8 +115,14 @@ def _measure(spec: dict) -> dict:
     if spec.get("threads"):
         torch.set_num_threads(spec["threads"])
     torch.manual_seed(0)
-    model = create_lifter(spec["model"], size=spec.get("size", "paper"))
     b, t = spec["batch"], spec["frames"]
+    if spec.get("official_root"):
+        from bench.perf._official_models import build_official
+
+        model = build_official(spec["model"], spec["official_root"], t)
+        model.num_joints = 17
+    else:
+        model = create_lifter(spec["model"], size=spec.get("size", "paper"))
     x = torch.randn(b, t, model.num_joints, 3)
     flops = flops_per_frame(model, t) * t * b
     times = []
@@ -144,8 +161,12 @@ def _spawn(spec: dict) -> dict:
     return {"error": tail[:200]}
 
 
-def _row(spec: dict, res: dict) -> dict:
-    """Add throughput, GFLOP/s, % of roofline and ratios vs the official figures."""
+def _row(spec: dict, res: dict, official: dict | None = None) -> dict:
+    """Add throughput, GFLOP/s and % of roofline to one measurement.
+
+    The ratios to the official code are added only when it was measured in the same run
+    (`official`, the child's result for the official model).
+    """
     row = {k: spec[k] for k in ("model", "mode", "batch", "frames")} | res
     if "error" in res:
         return row
@@ -153,18 +174,27 @@ def _row(spec: dict, res: dict) -> dict:
     row["samples_per_s"] = spec["batch"] / (res["ms"] / 1000)
     row["gflops"] = mult * res["fwd_flops"] / (res["ms"] / 1000) / 1e9
     row["roofline_pct"] = 100 * row["gflops"] / ROOFLINE_GFLOPS
-    paper = spec.get("size", "paper") == "paper"
-    ref = OFFICIAL.get((spec["model"], spec["batch"], spec["frames"])) if paper else None
-    if ref:
-        idx = 0 if spec["mode"] == "fwd" else 1
-        if ref[spec["mode"]]:
-            best = min(ref[spec["mode"]])  # the faster official run: a conservative target
-            row["official_ms"] = best
-            row["speedup_vs_official"] = best / res["ms"]
-        if len(ref["rss"]) > idx:
-            row["official_rss_mb"] = ref["rss"][idx]
-            row["rss_ratio_vs_official"] = res["rss_mb"] / ref["rss"][idx]
+    if official is not None:
+        if "error" in official:
+            row["official_error"] = official["error"]
+        else:
+            row["official_ms"], row["official_rss_mb"] = official["ms"], official["rss_mb"]
+            row["speedup_vs_official"] = official["ms"] / res["ms"]
+            row["rss_ratio_vs_official"] = res["rss_mb"] / official["rss_mb"]
     return row
+
+
+def reference_rows(rows: list[dict]) -> list[dict]:
+    """The official figures recorded on another machine (`OFFICIAL`) for the measured rows."""
+    out = []
+    for r in rows:
+        ref = OFFICIAL.get((r["model"], r["batch"], r["frames"]))
+        if ref:
+            idx = 0 if r["mode"] == "fwd" else 1
+            out.append({k: r[k] for k in ("model", "mode", "batch", "frames")} | {
+                "ms": min(ref[r["mode"]]) if ref[r["mode"]] else None,
+                "rss_mb": ref["rss"][idx] if len(ref["rss"]) > idx else None})
+    return out
 
 
 def _print(rows: list[dict]) -> None:
@@ -182,7 +212,20 @@ def _print(rows: list[dict]) -> None:
         nums = f"{r['ms']:>10.0f} {r['min_ms']:>8.0f} {r['samples_per_s']:>7.1f} "
         nums += f"{r['gflops']:>8.1f} {r['roofline_pct']:>6.1f} {r['rss_mb']:>7.0f} "
         print(lead + nums + f"{sp:>7} {mr:>7}")
-    print(f"roofline {ROOFLINE_GFLOPS:.0f} GFLOP/s; official figures: {OFFICIAL_SOURCE}")
+    print(f"roofline {ROOFLINE_GFLOPS:.0f} GFLOP/s")
+
+
+def _print_reference(refs: list[dict]) -> None:
+    if not refs:
+        return
+    print(f"\nreference figures of the official code, NOT measured here ({OFFICIAL_SOURCE}); "
+          "CPU times drift from machine to machine and day to day, so no ratio is computed "
+          "(measure side by side with --official-root DIR):")
+    for r in refs:
+        ms = f"{r['ms']:.0f}" if r["ms"] is not None else "-"
+        rss = f"{r['rss_mb']:.0f}" if r["rss_mb"] is not None else "-"
+        print(f"  {r['model']:<18} {r['mode']:<6} {r['batch']:>2} {r['frames']:>4} "
+              f"{ms:>8} ms  {rss:>6} MB peak RSS")
 
 
 def run(args: argparse.Namespace) -> dict:
@@ -207,10 +250,20 @@ def run(args: argparse.Namespace) -> dict:
              "threads": threads, "as_limit_gb": LONG_AS_LIMIT_GB}
             for m in LONG_MODELS
         ]  # fmt: skip
+    root = getattr(args, "official_root", None)
     rows = []
     for spec in specs:
-        rows.append(_row(spec, _spawn(spec)))
+        ours = _spawn(spec)
+        official = _spawn({**spec, "official_root": root}) if root else None
+        rows.append(_row(spec, ours, official))
         print(f"  measured {spec['model']} {spec['mode']} B={spec['batch']} T={spec['frames']}",
               file=sys.stderr, flush=True)  # fmt: skip
     _print(rows)
-    return {"roofline_gflops": ROOFLINE_GFLOPS, "official_source": OFFICIAL_SOURCE, "rows": rows}
+    if root:
+        print(f"official code measured side by side from {root}")
+        return {"roofline_gflops": ROOFLINE_GFLOPS, "official_source": f"measured: {root}",
+                "rows": rows}
+    refs = reference_rows([r for r in rows if "error" not in r])
+    _print_reference(refs)
+    return {"roofline_gflops": ROOFLINE_GFLOPS, "rows": rows,
+            "reference_official": {"source": OFFICIAL_SOURCE, "rows": refs}}

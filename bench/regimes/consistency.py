@@ -84,7 +84,7 @@ class ConsistencyRegime(LiftingRegime):
         """L = w_2d·L_2D + w_con·L_con (+ 3D terms on the labelled subjects)."""
         x = multiview_input(batch, self.regime_name)
         b, v, t, j, _ = x.shape
-        pred = self.lifter(x.flatten(0, 1)).view(b, v, t, j, 3)
+        pred = self.lift(x.flatten(0, 1)).view(b, v, t, j, 3)
         valid = batch.get("valid")
         labelled = torch.zeros(b, dtype=torch.bool, device=x.device)
         if self.labelled_subjects and "subject" in batch:
@@ -109,6 +109,5 @@ class ConsistencyRegime(LiftingRegime):
             total = (total + self.w["w_pos"] * terms["mpjpe"]
                      + self.w["w_scale"] * terms["n_mpjpe"] + self.w["w_vel"] * terms["velocity"])
         terms["loss"] = total
-        for name, value in terms.items():
-            self.log(f"train/{name}", value.detach(), prog_bar=name == "loss", batch_size=b)
+        self.log_train(terms, batch_size=b)
         return total

@@ -43,10 +43,12 @@ class HeatPoseRegime(LiftingRegime):
     """
 
     regime_name = "heatpose"
+    uses_3d_labels = True
 
     def __init__(self, *args: Any, heatpose: dict[str, Any] | None = None,
                  **kwargs: Any) -> None:  # fmt: skip
-        super().__init__(*args, **kwargs)
+        # The heatmap grid lives in the 2.5D units: no z-scoring around the features.
+        super().__init__(*args, **{**kwargs, "standardize": False})
         cfg = dict(heatpose or {})
         unknown = sorted(set(cfg) - set(GRID_KEYS + HEAD_KEYS + DECODE_KEYS))
         if unknown:
@@ -111,6 +113,5 @@ class HeatPoseRegime(LiftingRegime):
             terms["outside_grid"] = outside  # fraction of joints the grid does not cover
         terms["loss"] = total
         bs = logits.shape[0]
-        for name, value in terms.items():
-            self.log(f"train/{name}", value.detach(), prog_bar=name == "loss", batch_size=bs)
+        self.log_train(terms, batch_size=bs)
         return total

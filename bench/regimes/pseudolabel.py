@@ -74,6 +74,7 @@ class PseudoLabelRegime(SupervisedRegime):
     """
 
     regime_name = "pseudolabel"
+    uses_3d_labels = False  # trains on triangulated labels, never on the set's 3D
 
     def __init__(
         self,
@@ -184,7 +185,7 @@ class PseudoLabelRegime(SupervisedRegime):
         labels, valid, parts, failed, gated = {}, {}, [], 0, 0
         try:
             for take in self._takes:
-                lifted = lift_views(self.lifter, take.inputs, flip=self.flip_tta)
+                lifted = lift_views(self.standalone_lifter(), take.inputs, flip=self.flip_tta)
                 try:
                     result = pseudo_labels(take, lifted, self.calibration)
                 except ValueError:

@@ -2,8 +2,10 @@
 
 Per frame and view, the 2D is canonicalised (root-centred, divided by its Frobenius norm) and
 the lifter predicts a canonical pose P_c and a camera rotation R_c: the CanonPose lifter
-(`forward_with_rotation`), or any sequence lifter with `forward_features` + `head`, to which
-this regime adds a rotation head (a linear map of the joint-averaged features to an axis-angle).
+(`forward_with_rotation`); a sequence lifter with `forward_features` + `head`, to which
+this regime adds a rotation head (a linear map of the joint-averaged features to an axis-angle);
+or any other lifter, beside which it trains a per-frame rotation MLP on the canonical 2D
+(`rot_width` hidden units; a deviation from CanonPose's shared trunk, so every lifter runs).
 Losses (`losses/canonical.py`, `shared/specs/REGIMES.md` §3): L_rep, L_view, L_cam (static rig),
 then CVSF: the cross-view self-fusion module (`models.fusion.CrossViewFusion`) refines the
 low-confidence 2D joints, L_furep / L_fuview reproject onto the refined 2D, and the second
@@ -92,6 +94,7 @@ class SelfFusionRegime(LiftingRegime):
         fusion_frames: int | None = 4,
         refined_confidence: float | None = 0.85,
         restart_lr: bool = True,
+        rot_width: int = 128,
         seed: int = 0,
         **kwargs: Any,
     ) -> None:
@@ -114,18 +117,24 @@ class SelfFusionRegime(LiftingRegime):
         self.restart_lr = restart_lr
         self.generator = torch.Generator().manual_seed(int(seed))
         self.rot_head: nn.Module | None = None
+        self.rot_net: nn.Module | None = None
         if not hasattr(self.lifter, "forward_with_rotation"):
             dim = getattr(self.lifter, "feature_dim", None)
-            if not dim or not hasattr(self.lifter, "forward_features") or \
-                    not hasattr(self.lifter, "head"):
-                raise ValueError(
-                    f"regime 'selffusion' needs a lifter predicting a rotation (canonpose) or one "
-                    f"with forward_features + head (a sequence lifter); {kwargs.get('lifter')!r} "
-                    "has neither"
+            if dim and hasattr(self.lifter, "forward_features") and hasattr(self.lifter, "head"):
+                self.rot_head = nn.Linear(dim, 3)
+                last = self.rot_head
+            else:
+                # Deviation (named in the README): CanonPose predicts R from the pose network's
+                # own trunk; a lifter exposing only `forward` gets a separate per-frame rotation
+                # MLP on the canonical 2D, so that every registered lifter can train here.
+                joints = int(getattr(self.lifter, "num_joints", 17))
+                self.rot_net = nn.Sequential(
+                    nn.Flatten(-2), nn.Linear(3 * joints, rot_width), nn.LeakyReLU(),
+                    nn.Linear(rot_width, rot_width), nn.LeakyReLU(), nn.Linear(rot_width, 3),
                 )
-            self.rot_head = nn.Linear(dim, 3)
-            nn.init.zeros_(self.rot_head.weight)  # start at the identity rotation
-            nn.init.zeros_(self.rot_head.bias)
+                last = self.rot_net[-1]
+            nn.init.zeros_(last.weight)  # start at the identity rotation
+            nn.init.zeros_(last.bias)
 
     # ----------------------------------------------------------------------------- lifting
     def pose_and_rotation(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -133,11 +142,18 @@ class SelfFusionRegime(LiftingRegime):
 
         `x` is `(B, T, J, 3)`: canonical x, y and confidence.
         """
-        if self.rot_head is None:
+        raw = x
+        if self.normalizer is not None:  # the pose network sees z-scored 2D (as pre-trained)
+            x = self.normalizer.normalize_input(x)
+        if self.rot_net is not None:
+            pose, rotvec = self.lifter(x), self.rot_net(raw)
+        elif self.rot_head is None:
             pose, rotvec = self.lifter.forward_with_rotation(x)
         else:
             feats = self.lifter.forward_features(x)
             pose, rotvec = self.lifter.head(feats), self.rot_head(feats.mean(-2))
+        if self.normalizer is not None:
+            pose = self.normalizer.denormalize_output(pose)
         return pose, rotation_matrix(rotvec)
 
     def lift_camera(self, x: torch.Tensor) -> torch.Tensor:
@@ -235,6 +251,5 @@ class SelfFusionRegime(LiftingRegime):
         total = sum(w[k] * terms[k] for k in _TERMS if k in terms and w[k])
         terms["loss"] = total if isinstance(total, torch.Tensor) else pose.sum() * 0.0
         terms["stage"] = torch.tensor(float(self.current_stage()))
-        for name, value in terms.items():
-            self.log(f"train/{name}", value.detach(), prog_bar=name == "loss", batch_size=b)
+        self.log_train(terms, batch_size=b)
         return terms["loss"]

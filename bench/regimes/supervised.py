@@ -17,13 +17,13 @@ class SupervisedRegime(LiftingRegime):
     """
 
     regime_name = "supervised"
+    uses_3d_labels = True
 
     def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
         """One optimisation step on a (single- or multi-view, folded) batch of clips."""
         batch = flatten_views(batch)
-        pred = self.lifter(batch["input"])
+        pred = self.lift(batch["input"])
         terms = supervised_loss(pred, batch["target"], mask=batch.get("valid"), **self.loss_cfg)
         bs = pred.shape[0]
-        for name, value in terms.items():
-            self.log(f"train/{name}", value.detach(), prog_bar=name == "loss", batch_size=bs)
+        self.log_train(terms, batch_size=bs)
         return terms["loss"]

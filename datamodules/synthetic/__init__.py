@@ -1,5 +1,9 @@
 """Synthetic multi-view capture from real motion capture: the embedded default dataset.
 
+Motion (`motion.py`) × anthropometric subjects (`bodies.py`) × per-take variants (mirror,
+speed, rig: `capture.py`) → takes, split by a named protocol (`splits.py`) into the sets of
+`SyntheticDataModule` (`datamodule.py`).
+
 Importing the package registers the `synthetic` datamodule (`datamodules.registry`).
 """
 

@@ -80,14 +80,25 @@ def standing_height(joints: np.ndarray) -> float:
         joints: `(T, 17, 3)` metres.
     """
     x = as_joints(joints)
-    vec = bone_vectors(x)
-    lengths = np.median(np.linalg.norm(vec, axis=-1), axis=0)
+    lengths = np.median(np.linalg.norm(bone_vectors(x), axis=-1), axis=0)
     leg = np.mean([lengths[k - 1] + lengths[a - 1] for k, a in _LEG])
+    return float(leg + hip_drop(x) + sum(lengths[j - 1] for j in _TRUNK))
+
+
+def hip_drop(joints: np.ndarray) -> float:
+    """How far the hip joints sit below the pelvis along the trunk axis, in metres (>= 0).
+
+    The median over the take of minus the mean hip vector (pelvis→hip) projected on the
+    pelvis→spine direction; part of `standing_height`.
+
+    Args:
+        joints: `(T, 17, 3)` metres.
+    """
+    vec = bone_vectors(as_joints(joints))
     trunk = vec[:, _TRUNK[0] - 1]
     axis = trunk / np.maximum(np.linalg.norm(trunk, axis=-1, keepdims=True), 1e-12)
     hips = vec[:, [_LEFT_HIP - 1, _RIGHT_HIP - 1]].mean(axis=1)
-    drop = max(0.0, float(np.median(-(hips * axis).sum(-1))))
-    return float(leg + drop + sum(lengths[j - 1] for j in _TRUNK))
+    return max(0.0, float(np.median(-(hips * axis).sum(-1))))
 
 
 def _keep_ground(out: np.ndarray, lowest: float) -> np.ndarray:

@@ -1,8 +1,12 @@
-"""Motion + camera rig + detector model → `SequenceRecord`s, and the `.npz` take format.
+"""Motion + subject + camera rig + detector → `SequenceRecord`s, and the `.npz` take format.
 
-One take = one motion clip performed by one synthetic subject (body proportions varied by
-`augment`), seen by a rig of synchronized cameras. Every random choice comes from a numpy
-generator seeded by `(seed, motion name, subject)`, so a take is reproducible on its own.
+One take = one motion clip performed by one synthetic subject (`bodies.sample_body`: stature
+and segment proportions from published anthropometry), in one variant: possibly mirrored
+left/right (`augment.mirror`), played at another speed (`augment.time_warp`), turned to a
+random heading and seen by its own rig of synchronized cameras (kind, placement, height and
+distance drawn per take for `rig="mixed"`). Every random choice comes from a numpy generator
+seeded by `(seed, motion name, subject, variant)`, so a take is reproducible on its own and
+does not depend on which other takes are generated.
 
 `.npz` take format (what `liftbench data synth` writes, `load_take` reads):
     pose3d_world (T, 17, 3) metres, world Z up     pose2d       (V, T, 17, 3) px + confidence
@@ -17,16 +21,18 @@ from __future__ import annotations
 
 import warnings
 import zlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from datamodules.records import SequenceRecord
 from datamodules.synthetic import augment
+from datamodules.synthetic.bodies import Body, apply_body, sample_body
 from datamodules.synthetic.detector import apply_detector, noise_preset
-from datamodules.synthetic.motion import MOTION_GROUPS, Motion, load_motion
-from datamodules.synthetic.rigs import make_rig
+from datamodules.synthetic.motion import MOTION_GROUPS, group_of, load_motion
+from datamodules.synthetic.rigs import MIXED_RIGS, RIG_CHOICES, make_rig
 from geometry.cameras import project, world_to_camera
 
 NPZ_KEYS = (
@@ -34,6 +40,8 @@ NPZ_KEYS = (
     "fps", "action", "subject", "take", "group", "view_names",
 )
 MIN_DEPTH = 0.1  # metres: joints closer to a camera plane than this count as unseen
+SPEED_RANGE = (0.8, 1.25)  # playback speeds of the variants (log-uniform), symmetric in log
+PLACEMENT_TRIES = 5  # rig placements tried before a take counts as unfilmable
 
 
 def resolve_motions(spec: str | Sequence[str]) -> list[str]:
@@ -52,11 +60,20 @@ def resolve_motions(spec: str | Sequence[str]) -> list[str]:
     return list(dict.fromkeys(out))
 
 
-def _group_of(motion: Motion, name: str) -> str:
-    for group, names in MOTION_GROUPS.items():
-        if name in names or getattr(motion, "name", None) in names:
-            return group
-    return getattr(motion, "group", None) or "other"
+def motion_label(spec: str | Path) -> tuple[str, str]:
+    """`(action, group)` of a motion spec without loading it.
+
+    The action is the clip name, or the file stem (without DeepMimic's `humanoid3d_` prefix);
+    the group is its `MOTION_GROUPS` key, else `"other"` (e.g. a BVH file).
+    """
+    text = str(spec)
+    action = Path(text).stem.removeprefix("humanoid3d_") if Path(text).suffix else text
+    return action, group_of(action) or "other"
+
+
+def take_id(action: str, subject: str, variant: int) -> str:
+    """Take label: `<action>_<subject>` for variant 0, else `<action>_<subject>_v<variant>`."""
+    return f"{action}_{subject}" if variant == 0 else f"{action}_{subject}_v{variant}"
 
 
 def _stable_seed(*parts: object) -> list[int]:
@@ -75,6 +92,7 @@ def capture_take(
     noise: str = "detector",
     distortion: bool = False,
     group: str = "other",
+    labels: dict[str, str] | None = None,
 ) -> SequenceRecord:
     """Film one motion with a virtual rig and a detector model.
 
@@ -93,9 +111,10 @@ def capture_take(
         noise: detector preset (`detector.NOISE_PRESETS`).
         distortion: mild lens distortion.
         group: motion group label (`daily` / `sports`).
+        labels: further labels of the record (e.g. the variant's).
 
     Returns:
-        The `SequenceRecord` (labels hold the group).
+        The `SequenceRecord` (labels hold the group and `labels`).
 
     Raises:
         ValueError: a camera that never sees the person, or no frame left.
@@ -130,61 +149,154 @@ def capture_take(
     return SequenceRecord(
         subject=subject, action=action, take=take, fps=fps, pose2d=pose2d, K=cams.K, R=R, t=t,
         image_size=cams.image_size, pose3d_world=joints, pose2d_clean=clean, dist=cams.dist,
-        valid=valid, view_names=cams.names, labels={"group": group},
+        valid=valid, view_names=cams.names, labels={**(labels or {}), "group": group},
     )
 
 
-def _perform(motion: Motion, body: np.random.Generator, rng: np.random.Generator) -> np.ndarray:
-    """A subject performs the motion: their body proportions, a random heading and speed."""
-    out = augment.vary_bone_lengths(motion, body)
-    out = augment.scale_subject(out, body)
-    out = augment.rotate_heading(out, rng)
-    return out
+@dataclass(frozen=True)
+class Variant:
+    """How one take of a motion × subject differs from the others.
+
+    Attributes:
+        index: variant number k (see `take_id`).
+        mirrored: performed mirror-image (`augment.mirror`: left and right swapped).
+        speed: playback speed factor (`augment.time_warp`; 1.25 = 25 % faster, fewer frames).
+        rig: rig kind (`rigs.RIG_KINDS`) the take is filmed with.
+    """
+
+    index: int
+    mirrored: bool
+    speed: float
+    rig: str
+
+
+def draw_variant(
+    index: int,
+    rng: np.random.Generator,
+    first_mirrored: bool,
+    mirror: bool = True,
+    speed: tuple[float, float] = SPEED_RANGE,
+    rig: str = "mixed",
+) -> Variant:
+    """Draw variant `index` of a motion × subject.
+
+    With `mirror`, variants alternate between the original and the mirror image, starting with
+    `first_mirrored` (drawn once per motion × subject), so any two consecutive variants hold
+    one of each. The speed is log-uniform in `speed`; `rig="mixed"` draws the rig kind from
+    `rigs.MIXED_RIGS`, any other kind is used as given.
+
+    Args:
+        index: variant number >= 0.
+        rng: the take's generator (advanced by the draws).
+        first_mirrored: whether variant 0 is mirrored.
+        mirror: use mirrored variants at all.
+        speed: `(low, high)` playback speed range, `0 < low <= high`.
+        rig: rig kind or `"mixed"`.
+    """
+    low, high = speed
+    if not 0 < low <= high:
+        raise ValueError(f"speed must be (low, high) with 0 < low <= high, got {speed}")
+    if rig not in RIG_CHOICES:
+        raise ValueError(f"rig must be one of {', '.join(RIG_CHOICES)}, got {rig!r}")
+    factor = float(np.exp(rng.uniform(np.log(low), np.log(high)))) if high > low else float(low)
+    kind = str(rng.choice(MIXED_RIGS)) if rig == "mixed" else rig
+    return Variant(index, mirror and (index % 2 == 1) != first_mirrored, factor, kind)
+
+
+def perform(
+    joints: np.ndarray, fps: float, body: Body, variant: Variant, rng: np.random.Generator
+) -> np.ndarray:
+    """A subject performs a motion in one variant.
+
+    `body`'s proportions, then the mirror image (if `variant.mirrored`), the speed change
+    (resampled back to `fps`) and a uniform random heading.
+
+    Args:
+        joints: `(T, 17, 3)` motion in metres, world Z up, at `fps` Hz.
+        fps: frame rate in Hz.
+        body: the subject.
+        variant: mirror / speed of this take.
+        rng: the take's generator (the heading).
+
+    Returns:
+        `(T', 17, 3)` metres at `fps` Hz, `T' ≈ (T - 1) / speed + 1`; constant bone lengths.
+    """
+    out = apply_body(joints, body)
+    if variant.mirrored:
+        out = augment.mirror(out)
+    if variant.speed != 1.0:
+        out = augment.time_warp(out, fps, variant.speed)
+    return augment.rotate_heading(out, rng)
 
 
 def iter_takes(
     motions: Sequence[str],
     subjects: int = 2,
-    rig: str = "ring",
+    rig: str = "mixed",
     cameras: int = 4,
     noise: str = "detector",
     distortion: bool = False,
     fps: float = 50.0,
     seed: int = 0,
+    variants: int = 1,
+    mirror: bool = True,
+    speed: tuple[float, float] = SPEED_RANGE,
+    select: Callable[[str, str, int], bool] | None = None,
 ) -> Iterator[SequenceRecord]:
-    """Generate the takes of `motions × subjects` one by one (see `capture_take`).
+    """Generate the takes of `motions × subjects × variants` one by one (see `capture_take`).
 
-    Subject `Sk` keeps the same body proportions in every motion; the heading, rig placement
-    and detector noise differ per take. Everything is determined by `seed`.
+    Subject `Sk` has the body `bodies.sample_body(k - 1, seed)` in every motion; mirror,
+    speed, rig kind, heading, rig placement and detector noise differ per take. A rig that
+    cannot film the person is re-placed (up to `PLACEMENT_TRIES` times).
 
     Args:
         motions: clip names or BVH paths (expand groups with `resolve_motions`).
         subjects: subjects per motion.
-        rig: rig kind (see `capture_take`).
+        rig: rig kind (`rigs.RIG_KINDS`) or `"mixed"` (drawn per take, `rigs.MIXED_RIGS`).
         cameras: cameras per rig.
         noise: detector preset.
         distortion: mild lens distortion.
-        fps: frame rate the motion is resampled to.
+        fps: frame rate the motion is resampled to, Hz.
         seed: random seed.
+        variants: takes per motion × subject.
+        mirror: alternate original and mirror-image variants (`draw_variant`).
+        speed: `(low, high)` playback speed range; `(1, 1)` keeps the motion's speed.
+        select: `select(action, subject, variant)` → generate this take? (default: all).
+            Skipped takes cost nothing and do not change the others.
 
     Yields:
-        One `SequenceRecord` per take, take id `<action>_<subject>`.
+        One `SequenceRecord` per take, take id `take_id(action, subject, variant)`, labels
+        `group`, `variant`, `mirrored` ("0"/"1"), `speed` and `rig`.
     """
-    if subjects < 1:
-        raise ValueError(f"subjects must be >= 1, got {subjects}")
+    if subjects < 1 or variants < 1:
+        raise ValueError(f"subjects and variants must be >= 1, got {subjects}, {variants}")
+    bodies = [sample_body(s, seed) for s in range(subjects)]
     for name in motions:
+        action, group = motion_label(name)
+        wanted = [(b, v) for b in bodies for v in range(variants)
+                  if select is None or select(action, b.name, v)]
+        if not wanted:
+            continue
         motion = load_motion(name, fps=fps)
-        action = getattr(motion, "name", None) or Path(str(name)).stem
-        group = _group_of(motion, action)
-        for s in range(subjects):
-            subject = f"S{s + 1}"
-            body = np.random.default_rng(_stable_seed(seed, "body", s))
-            rng = np.random.default_rng(_stable_seed(seed, action, subject))
-            joints = _perform(motion, body, rng)
-            yield capture_take(
-                joints, motion.fps, action, subject, f"{action}_{subject}", rng, rig=rig,
-                cameras=cameras, noise=noise, distortion=distortion, group=group,
-            )
+        for body, v in wanted:
+            parity = np.random.default_rng(_stable_seed(seed, action, body.name, "mirror"))
+            rng = np.random.default_rng(_stable_seed(seed, action, body.name, v))
+            variant = draw_variant(v, rng, bool(parity.integers(2)), mirror, speed, rig)
+            joints = perform(motion.joints, motion.fps, body, variant, rng)
+            labels = {"group": group, "variant": str(v), "mirrored": str(int(variant.mirrored)),
+                      "speed": f"{variant.speed:.4f}", "rig": variant.rig}
+            for attempt in range(PLACEMENT_TRIES):
+                try:
+                    rec = capture_take(
+                        joints, motion.fps, action, body.name,
+                        take_id(action, body.name, v), rng, rig=variant.rig, cameras=cameras,
+                        noise=noise, distortion=distortion, group=group, labels=labels,
+                    )
+                    break
+                except ValueError:
+                    if attempt == PLACEMENT_TRIES - 1:
+                        raise
+            yield rec
 
 
 def synthesize(motions: Sequence[str], **kwargs: object) -> list[SequenceRecord]:

@@ -1,17 +1,19 @@
 """`SyntheticDataModule` ("synthetic"): the embedded multi-view capture as training data.
 
-Takes (motion × subject) are split by motion group — `"daily->sports"` trains on daily motion
-and tests on sports motion, the papers' domain-adaptation question — or at random. Sets:
+Takes are motion × subject × variant (`capture.iter_takes`): `subjects` synthetic people with
+anthropometric body proportions (`bodies.py`), each motion performed by each of them in
+`variants` takes that differ in mirror image, speed and camera rig. The split protocol
+(`splits.py`) decides which takes form each set:
 
-- `train`: training-group takes minus a held-out part (`holdout`);
-- `val`: the held-out training-group takes (in-domain validation);
-- `adapt`: test-group takes minus a held-out part: the unlabelled target-domain training data
-  of the adaptation regimes (for `split="random"`, the train takes);
-- `test`: the held-out test-group takes.
+- `train`: labelled source-domain takes;
+- `val`: in-domain validation (held-out subjects of the training motions);
+- `adapt`: target-domain takes — the unlabelled training data of the adaptation regimes and
+  the labelled data of the supervised upper bound (for `in-domain` / `random`: the train takes);
+- `test`: held-out takes (for the domain splits: the adapt motions, other subjects and rigs).
 
-Generated clips are cached under `cache_dir/<config hash>/` as `.npy` files, so a second start
-with the same configuration only loads arrays. Batches follow the contract in
-`datamodules/clips.py`.
+Only the takes some set uses are generated. Generated clips are cached under
+`cache_dir/<config hash>/` as `.npy` files, so a second start with the same configuration only
+loads arrays. Batches follow the contract in `datamodules/clips.py`.
 """
 
 from __future__ import annotations
@@ -29,11 +31,14 @@ import torch
 
 from datamodules.clips import ClipDataset, build_clips, clip_loader
 from datamodules.registry import register_datamodule
-from datamodules.synthetic.capture import resolve_motions, synthesize
+from datamodules.synthetic.bodies import sample_body
+from datamodules.synthetic.capture import SPEED_RANGE, motion_label, resolve_motions, synthesize
+from datamodules.synthetic.rigs import RIG_CHOICES
+from datamodules.synthetic.splits import PROTOCOLS, SETS, SplitPlan, plan_split
 
 # Bump when the generated arrays change meaning, so stale caches are not reused.
-CACHE_VERSION = 1
-SPLITS = ("train", "val", "adapt", "test")
+CACHE_VERSION = 2
+SPLITS = SETS
 
 
 def default_cache_dir() -> Path:
@@ -48,22 +53,30 @@ class SyntheticDataModule(L.LightningDataModule):
 
     Args:
         motions: `"all"`, `"daily"`, `"sports"`, or a list of clip names / BVH paths.
-        split: `"daily->sports"`, `"sports->daily"` (train group -> test group) or `"random"`.
+        split: `"daily->sports"`, `"sports->daily"` (source group -> target group, subject-
+            disjoint sets, test motions = adapt motions), `"in-domain"` (held-out subjects,
+            all motions) or `"random"` (held-out takes); see `splits.py`.
         views: 1 (single-view samples) or V >= 2 (every V-combination of the rig's cameras).
         cameras: cameras per rig (2–8), >= `views`.
         frames: clip length T.
         stride: frames between training clip starts (default T // 3, as MotionBERT).
         test_stride: frames between evaluation clip starts (default T, non-overlapping).
-        rig: `"ring"`, `"random"`, `"broadcast"` or `"panning"` (see `rigs.make_rig`).
+        rig: `"mixed"` (ring / random / broadcast drawn per take), or one kind for every take:
+            `"ring"`, `"random"`, `"broadcast"`, `"panning"` (see `rigs.make_rig`).
         noise: `"clean"` (ground-truth 2D), `"detector"` or `"hard"` (see `detector.py`).
         distortion: give the cameras mild lens distortion.
-        subjects: synthetic subjects (body proportions) per motion; takes = motions × subjects.
-        fps: frame rate the motion is resampled to.
+        subjects: synthetic subjects `S1..SN` (`bodies.sample_body`); the domain splits need
+            4 for subject-disjoint sets, in-domain 3 (fewer: sets disjoint by take).
+        variants: takes per motion × subject (mirror / speed / rig draws).
+        mirror: alternate original and left/right-mirrored variants.
+        speed: `(low, high)` playback-speed range of the variants; `(1, 1)` = original speed.
+        fps: frame rate the motion is resampled to, Hz.
         normalisation: `"width"` or `"crop"` (see `clips.build_clips`).
         flip: random horizontal-flip augmentation of training batches.
         train_on: `"train"` (labelled source-domain takes) or `"adapt"` (the target-domain takes
             that adaptation regimes train on without their 3D).
-        holdout: fraction of each group's takes held out (val / test), at least one take.
+        holdout: fraction of each subject pool held out (val / test subjects), at least one;
+            of each motion's takes when the sets are disjoint by take.
         batch_size: clips per batch.
         num_workers: DataLoader workers (0 = in-process, fastest for these cached arrays).
         seed: generation, split and augmentation seed.
@@ -79,10 +92,13 @@ class SyntheticDataModule(L.LightningDataModule):
         frames: int = 27,
         stride: int | None = None,
         test_stride: int | None = None,
-        rig: str = "ring",
+        rig: str = "mixed",
         noise: str = "detector",
         distortion: bool = False,
-        subjects: int = 2,
+        subjects: int = 8,
+        variants: int = 2,
+        mirror: bool = True,
+        speed: tuple[float, float] | list[float] = SPEED_RANGE,
         fps: float = 50.0,
         normalisation: str = "width",
         flip: bool = True,
@@ -94,21 +110,26 @@ class SyntheticDataModule(L.LightningDataModule):
         cache_dir: str | Path | None = None,
     ) -> None:
         super().__init__()
-        if split not in ("daily->sports", "sports->daily", "random"):
-            raise ValueError(
-                f"split must be 'daily->sports', 'sports->daily' or 'random', got {split!r}"
-            )
+        if split not in PROTOCOLS:
+            raise ValueError(f"split must be one of {', '.join(map(repr, PROTOCOLS))}, "
+                             f"got {split!r}")
         if not 1 <= views <= cameras <= 8:
             raise ValueError(
                 f"need 1 <= views <= cameras <= 8, got views={views}, cameras={cameras}"
             )
-        if frames < 1 or subjects < 1 or not 0 < holdout < 1:
-            raise ValueError("frames and subjects must be >= 1 and holdout in (0, 1)")
+        if frames < 1 or subjects < 1 or variants < 1 or not 0 < holdout < 1:
+            raise ValueError("frames, subjects and variants must be >= 1 and holdout in (0, 1)")
+        if rig not in RIG_CHOICES:
+            raise ValueError(f"rig must be one of {', '.join(RIG_CHOICES)}, got {rig!r}")
+        speed = (float(speed[0]), float(speed[1]))
+        if not 0 < speed[0] <= speed[1]:
+            raise ValueError(f"speed must be (low, high) with 0 < low <= high, got {speed}")
         self.config = {
             "version": CACHE_VERSION, "motions": resolve_motions(motions), "split": split,
             "views": views, "cameras": cameras, "frames": frames,
             "stride": stride or max(1, frames // 3), "test_stride": test_stride or frames,
             "rig": rig, "noise": noise, "distortion": distortion, "subjects": subjects,
+            "variants": variants, "mirror": bool(mirror), "speed": list(speed),
             "fps": fps, "normalisation": normalisation, "holdout": holdout, "seed": seed,
         }
         if train_on not in ("train", "adapt"):
@@ -118,6 +139,8 @@ class SyntheticDataModule(L.LightningDataModule):
         self.cache_root = Path(cache_dir) if cache_dir else default_cache_dir()
         self.action_names: list[str] = []
         self.subject_names: list[str] = []
+        self.takes: dict[str, list[str]] = {}
+        self.meta: dict = {}
         self.datasets: dict[str, ClipDataset] = {}
 
     @property
@@ -131,34 +154,56 @@ class SyntheticDataModule(L.LightningDataModule):
         """Folder holding this configuration's cached clip arrays."""
         return self.cache_root / self.cache_key
 
+    def plan(self) -> SplitPlan:
+        """The take assignment of this configuration (cheap: nothing is generated)."""
+        cfg = self.config
+        return plan_split(
+            cfg["split"], [motion_label(m) for m in cfg["motions"]], cfg["subjects"],
+            cfg["variants"], cfg["holdout"], cfg["seed"],
+        )
+
     def prepare_data(self) -> None:
         """Generate and cache the clips unless this configuration is cached already."""
         if (self.cache_path / "meta.json").is_file():
             return
         cfg = self.config
+        plan = self.plan()
+        needed = plan.needed()
         records = synthesize(
             cfg["motions"], subjects=cfg["subjects"], rig=cfg["rig"], cameras=cfg["cameras"],
             noise=cfg["noise"], distortion=cfg["distortion"], fps=cfg["fps"], seed=cfg["seed"],
+            variants=cfg["variants"], mirror=cfg["mirror"], speed=tuple(cfg["speed"]),
+            select=lambda a, s, v: (a, s, v) in needed,
         )
-        takes = self._split_takes(records)
+        by_key = {(r.action, r.subject, int(r.labels["variant"])): r for r in records}
         actions = sorted({r.action for r in records})
-        subjects = sorted({r.subject for r in records})
+        subjects = [f"S{k + 1}" for k in range(cfg["subjects"])]
         self.cache_root.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(dir=self.cache_root, prefix=".tmp-"))
         try:
-            for name, idx in takes.items():
+            clips = {}
+            for name, keys in plan.sets.items():
                 stride = cfg["stride"] if name in ("train", "adapt") else cfg["test_stride"]
                 arrays = build_clips(
-                    [records[i] for i in idx], cfg["frames"], stride, views=cfg["views"],
+                    [by_key[k] for k in keys], cfg["frames"], stride, views=cfg["views"],
                     normalisation=cfg["normalisation"], action_names=actions,
                     subject_names=subjects,
                 )
+                clips[name] = int(len(arrays["input"]))
                 (tmp / name).mkdir()
                 for key, arr in arrays.items():
                     np.save(tmp / name / f"{key}.npy", arr)
+            bodies = [sample_body(k, cfg["seed"]) for k in range(cfg["subjects"])]
             meta = {
                 "config": cfg, "actions": actions, "subjects": subjects,
-                "takes": {k: [records[i].take for i in v] for k, v in takes.items()},
+                "split": plan.split, "disjoint": plan.disjoint,
+                "takes": {k: [by_key[key].take for key in v] for k, v in plan.sets.items()},
+                "set_subjects": plan.subjects,
+                "set_motions": {k: plan.motions(k) for k in plan.sets},
+                "clips": clips,
+                "bodies": {b.name: {"sex": b.sex, "stature_m": b.stature} for b in bodies},
+                "variants": {r.take: {k: v for k, v in r.labels.items() if k != "group"}
+                             for r in records},
             }
             (tmp / "meta.json").write_text(json.dumps(meta, indent=1))
             try:
@@ -169,41 +214,13 @@ class SyntheticDataModule(L.LightningDataModule):
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
 
-    def _split_takes(self, records: list) -> dict[str, list[int]]:
-        """Take indices per set (see the module docstring), deterministic for the seed."""
-        rng = np.random.default_rng([self.config["seed"], 7])
-        hold = self.config["holdout"]
-
-        def cut(idx: list[int]) -> tuple[list[int], list[int]]:
-            idx = [idx[i] for i in rng.permutation(len(idx))]
-            k = max(1, int(round(hold * len(idx)))) if len(idx) > 1 else 0
-            return sorted(idx[k:]), sorted(idx[:k])
-
-        split = self.config["split"]
-        if split == "random":
-            rest, test = cut(list(range(len(records))))
-            train, val = cut(rest)
-            out = {"train": train, "val": val, "adapt": list(train), "test": test}
-        else:
-            src, dst = split.split("->")
-            group = [r.labels.get("group") for r in records]
-            train, val = cut([i for i, g in enumerate(group) if g == src])
-            adapt, test = cut([i for i, g in enumerate(group) if g == dst])
-            out = {"train": train, "val": val, "adapt": adapt, "test": test}
-        for name in ("train", "test"):
-            if not out[name]:
-                raise ValueError(
-                    f"split {split!r} leaves no {name} takes for motions "
-                    f"{self.config['motions']}; add motions of both groups or use split='random'"
-                )
-        return {k: v for k, v in out.items() if v}
-
     def setup(self, stage: str | None = None) -> None:
         """Load the cached clip arrays (generating them first if needed)."""
         if self.datasets:
             return
         self.prepare_data()
         meta = json.loads((self.cache_path / "meta.json").read_text())
+        self.meta = meta
         self.action_names, self.subject_names = meta["actions"], meta["subjects"]
         self.takes = meta["takes"]
         for name in SPLITS:
@@ -214,15 +231,27 @@ class SyntheticDataModule(L.LightningDataModule):
                 self.datasets[name] = ClipDataset(arrays, flip=flip, seed=self.seed)
 
     def protocol(self) -> dict:
-        """Protocol fields of results on this data (stored in every run record)."""
-        cfg = self.config
+        """Protocol fields of results on this data (stored in every run record).
+
+        Besides the generation settings: `disjoint` (`"subjects"` or `"takes"`), and per set
+        (`train`, `val`, `adapt`, `test`) its `set_subjects`, `set_motions`, `set_takes` (count)
+        and `set_clips` (count of samples). Loads (or generates) the cache if needed.
+        """
+        if not self.meta:
+            self.setup()
+        cfg, meta = self.config, self.meta
         source = "gt" if cfg["noise"] == "clean" else f"det:synthetic-{cfg['noise']}"
         return {
             "dataset": "synthetic", "split": cfg["split"], "source_2d": source,
             "frames": cfg["frames"], "stride": cfg["test_stride"], "views": cfg["views"],
             "rig": cfg["rig"], "cameras": cfg["cameras"], "normalisation": cfg["normalisation"],
-            "motions": cfg["motions"], "subjects": cfg["subjects"], "fps": cfg["fps"],
-            "data_seed": cfg["seed"], "cache_key": self.cache_key, "train_on": self.train_on,
+            "motions": cfg["motions"], "subjects": cfg["subjects"],
+            "variants": cfg["variants"], "mirror": cfg["mirror"], "speed": cfg["speed"],
+            "fps": cfg["fps"], "data_seed": cfg["seed"], "cache_key": self.cache_key,
+            "train_on": self.train_on, "disjoint": meta["disjoint"],
+            "set_subjects": meta["set_subjects"], "set_motions": meta["set_motions"],
+            "set_takes": {k: len(v) for k, v in meta["takes"].items()},
+            "set_clips": dict(meta["clips"]),
         }
 
     def _loader(self, name: str, shuffle: bool) -> torch.utils.data.DataLoader:

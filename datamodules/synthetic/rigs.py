@@ -3,7 +3,9 @@
 All rigs return per-frame extrinsics (world→camera, OpenCV axes: +x right, +y down, +z forward;
 world Z up, metres), so static and moving cameras share one format. Placement is framed on the
 motion itself: the distance (or the zoom) is chosen so that the whole trajectory, or for the
-panning rig the person, fits the field of view with a margin.
+panning rig the person, fits the field of view with a margin. Every placement (azimuth,
+elevation, distance, roll, zoom) is drawn per call, so each take gets its own cameras; the
+capture's `rig="mixed"` also draws the kind per take (`MIXED_RIGS`).
 """
 
 from __future__ import annotations
@@ -20,6 +22,10 @@ INTRINSICS: dict[str, tuple[int, int, float]] = {
     "sports_4k": (3840, 2160, 40.0),
 }
 RIG_KINDS = ("ring", "random", "broadcast", "panning")
+# `rig="mixed"` in the capture draws one of these per take (static cameras, so every take can
+# serve the per-sequence multi-view regimes); the panning rig is used only when asked for.
+MIXED_RIGS = ("ring", "random", "broadcast")
+RIG_CHOICES = (*RIG_KINDS, "mixed")
 _UP = np.array([0.0, 0.0, 1.0])
 
 

@@ -40,7 +40,7 @@ def _step(regime, batch):
         return regime.training_step(batch, 0)
 
 
-@pytest.mark.parametrize("lifter", ["canonpose", "motionagformer_xs"])
+@pytest.mark.parametrize("lifter", ["canonpose", "motionagformer_xs", "simplebaseline"])
 def test_training_step_finite_with_gradients(lifter):
     regime = _regime(lifter)
     loss = _step(regime, _batch())
@@ -48,8 +48,10 @@ def test_training_step_finite_with_gradients(lifter):
     grads = [p.grad for p in regime.parameters() if p.grad is not None]
     assert torch.isfinite(loss) and loss > 0 and grads
     assert all(torch.isfinite(g).all() for g in grads)
-    if lifter != "canonpose":
+    if lifter == "motionagformer_xs":  # rotation head on the lifter's features
         assert regime.rot_head is not None and regime.rot_head.weight.grad is not None
+    if lifter == "simplebaseline":  # forward only: a separate rotation MLP on the 2D
+        assert regime.rot_head is None and regime.rot_net[-1].weight.grad is not None
 
 
 def test_fusion_and_second_pass_change_the_loss():
@@ -73,9 +75,15 @@ def test_prediction_is_camera_frame_in_input_units():
     assert torch.allclose(regime.predict_pose(big), 3 * pred, atol=1e-4)
 
 
-def test_sequence_lifter_without_features_is_rejected():
-    with pytest.raises(ValueError, match="rotation"):
-        _regime("simplebaseline")
+def test_lifter_without_features_gets_a_rotation_mlp_starting_at_identity():
+    regime = _regime("simplebaseline", rot_width=16)
+    assert regime.rot_head is None and regime.rot_net[1].in_features == 3 * J
+    regime.eval()
+    x = _batch()["input"][:, 0]
+    pose, rot = regime.pose_and_rotation(x)
+    assert pose.shape == (B, T, J, 3) and rot.shape == (B, T, 3, 3)
+    assert torch.allclose(rot, torch.eye(3).expand(B, T, 3, 3))
+    assert torch.allclose(pose, regime.lifter(x))
 
 
 def test_single_view_and_missing_confidence():

@@ -1,0 +1,124 @@
+"""Official checkpoints in the engine: tell them from liftbench's, convert them both ways.
+
+A liftbench checkpoint (Lightning's, or one `liftbench convert` wrote) records
+`hyper_parameters`; the official training scripts' files never do. That is checked on the raw
+pickle bytes, so telling them apart unpickles nothing. Official files are then read only through
+`models.official` (`weights_only=True`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import zipfile
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from models import create_lifter
+from models.official import (
+    family_of,
+    lifter_kwargs_for,
+    load_official_state,
+    official_checkpoint,
+    official_config,
+    official_to_liftbench,
+    read_official_checkpoint,
+)
+
+_LIFTBENCH_MARKERS = (b"hyper_parameters", b"pytorch-lightning_version")
+_LEGACY_HEAD_BYTES = 4 << 20  # a pre-zip torch file pickles its dict before the tensor data
+
+
+def is_liftbench_checkpoint(path: str | Path) -> bool:
+    """Whether `path` is a liftbench / Lightning checkpoint (not an official one)."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"checkpoint {path} does not exist")
+    if zipfile.is_zipfile(path):
+        with zipfile.ZipFile(path) as zf:
+            pickles = [n for n in zf.namelist() if n.endswith("data.pkl")]
+            head = zf.read(pickles[0]) if pickles else b""
+    else:
+        with path.open("rb") as f:
+            head = f.read(_LEGACY_HEAD_BYTES)
+    return any(marker in head for marker in _LIFTBENCH_MARKERS)
+
+
+def liftbench_checkpoint(name: str, weights: Mapping[str, torch.Tensor],
+                         lifter_kwargs: Mapping[str, Any],
+                         source: Mapping[str, Any] | None = None) -> dict[str, Any]:  # fmt: skip
+    """A self-describing liftbench checkpoint (what `predict` / `test` / `init_from` read).
+
+    Args:
+        name: registry name.
+        weights: the lifter's liftbench-named state dict (stored prefixed `lifter.`).
+        lifter_kwargs: its constructor arguments (paper size plus these overrides rebuilds it).
+        source: provenance to record (official file, repo, constructor arguments).
+    """
+    import lightning
+
+    hp = {"lifter": name, "lifter_name": name, "size": "paper",
+          "lifter_kwargs": dict(lifter_kwargs), "flip_tta": True, "frames": None}  # fmt: skip
+    state = {f"lifter.{k}": v.detach().clone() for k, v in weights.items()}
+    ckpt = {"hyper_parameters": hp, "state_dict": state,
+            "pytorch-lightning_version": lightning.__version__}  # fmt: skip
+    if source is not None:
+        ckpt["converted_from"] = dict(source)
+    return ckpt
+
+
+def convert_official(path: str | Path, name: str, out: str | Path,
+                     config: Mapping[str, Any] | str | Path | None = None) -> Path:  # fmt: skip
+    """Official checkpoint → liftbench checkpoint at `out` (config included)."""
+    fam = family_of(name)
+    kwargs = lifter_kwargs_for(name, config)
+    lifter = create_lifter(name, **kwargs)
+    load_official_state(lifter, name, read_official_checkpoint(name, path), str(path))
+    cfg = {k: v if isinstance(v, bool | int | float | str | list | None) else repr(v)
+           for k, v in official_config(name, config).items()}  # fmt: skip
+    source = {"file": Path(path).name, "repo": fam.repo, "official_config": cfg}
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    torch.save(liftbench_checkpoint(name, lifter.state_dict(), kwargs, source), out)
+    return out
+
+
+def export_official(path: str | Path, out: str | Path, name: str | None = None) -> Path:
+    """Export a liftbench checkpoint in the official script's layout (weights only) at `out`."""
+    from bench.predict import load_lifter_from_checkpoint
+
+    lifter, hp = load_lifter_from_checkpoint(path)
+    saved = hp.get("lifter_name") or hp["lifter"]
+    if getattr(lifter, "normalizer", None) is not None:
+        raise ValueError(f"{path} was trained with z-score input/output normalisation, which the "
+                         "official code does not have: its weights alone would give other outputs")
+    if name is not None and name != saved:
+        raise ValueError(f"{path} holds lifter {saved!r}, not {name!r}")
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    torch.save(official_checkpoint(saved, lifter.state_dict()), out)
+    return out
+
+
+def lightning_ready(path: str | Path, name: str, cache_dir: str | Path) -> Path:
+    """The file to use for `ckpt_path=` / `init_from=`.
+
+    `path` itself for a liftbench checkpoint; for an official one, a liftbench checkpoint
+    converted into `cache_dir` (once per file content). Only the weights are mapped; the lifter
+    is built from the run's config, so its architecture must match the checkpoint (a strict
+    load reports any difference).
+    """
+    path = Path(path)
+    if is_liftbench_checkpoint(path):
+        return path
+    fam = family_of(name)  # raises for lifters without an official format
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()[:12]
+    out = Path(cache_dir) / f"{path.stem}-{name}-{digest}.ckpt"
+    if not out.is_file():
+        weights = official_to_liftbench(name, read_official_checkpoint(name, path))
+        out.parent.mkdir(parents=True, exist_ok=True)
+        source = {"file": path.name, "repo": fam.repo}
+        torch.save(liftbench_checkpoint(name, weights, {}, source), out)
+    return out
