@@ -1,13 +1,21 @@
 """The demo benchmark: the papers' domain-adaptation question on the synthetic capture.
 
-For each lifter (tiny configurations), every stage is one `fit` (train, then test on the
-held-out *sports* takes) writing one run record:
+For each seed and each lifter (tiny configurations), every stage is one `fit` (train, then test
+on the held-out *sports* takes) writing one run record:
 
 1. `pretrain`: supervised on *daily* motion (the "before adaptation" row);
 2. adaptation on unlabelled multi-view *sports* clips, each starting from the pre-trained weights:
    the consistency, self-fusion and pseudo-label regimes (those registered);
 3. `upper`: supervised on *sports* with its 3D labels, also from the pre-trained weights
    (the upper bound).
+
+Beside them the trivial baselines (`copy_2d`, `mean_pose`: no training, statistics from the
+daily training set) are rows of every table, so a lifter that learnt nothing is visible at once.
+
+The split is `daily->sports` with disjoint subjects: the adaptation set and the test set hold the
+same sports motions performed by different subjects filmed by different rigs, so the upper bound,
+the adaptation regimes and the test ask the same question. Each seed draws its own subjects,
+rigs and initial weights; the tables give the mean and the 95% CI over seeds.
 
 Shared settings come from `bench/configs/experiment/demo.yaml`. The pretrain stage keeps its
 best checkpoint by validation MPJPE on held-out *daily* takes; the other stages keep their last
@@ -25,12 +33,13 @@ from typing import Any
 
 from bench.config import compose
 from bench.regimes import list_regimes
+from models.trivial import TRIVIAL_BASELINES
 
-# Three fast tiny lifters: every regime of all three fits in 10 CPU minutes with the set-up.
-# The tiny transformers take ~3 CPU minutes per stage here: pass `--lifters motionagformer_xs
-# kasportsformer ...` to add them.
-DEMO_LIFTERS = ("videopose3d_27", "canonpose", "simplebaseline")
-PRETRAIN_EPOCHS, ADAPT_EPOCHS = 80, 10
+# Three fast tiny lifters: every stage of all three, two seeds, fits in 10 CPU minutes. The tiny
+# transformers take minutes per stage here: pass `--lifters motionagformer_xs kasportsformer ...`.
+DEMO_LIFTERS = ("simplebaseline", "videopose3d_27", "canonpose")
+DEMO_SEEDS = (0, 1)
+PRETRAIN_EPOCHS, ADAPT_EPOCHS = 8, 4
 # The supervised stages drop the velocity term (MotionAGFormer's w_vel = 20): on these short,
 # noisy clips it holds the tiny frame-wise lifters at a near-constant pose (simplebaseline,
 # 40 epochs: held-out daily MPJPE 396 mm with it, 171 mm without; `liftbench fit` measured).
@@ -77,10 +86,16 @@ def available_stages() -> list[Stage]:
     return [s for s in STAGES if s.regime in known]
 
 
+BASELINE_STAGE = Stage("baseline", "trivial baseline (no training)", SUPERVISED,
+                       needs_pretrained=False)
+
+
 def run_demo(lifters: Sequence[str], out: Path, overrides: Sequence[str] = (),
              stages: Sequence[Stage] | None = None,
-             fit: Callable[..., Path | None] | None = None) -> list[dict]:
-    """Run every stage for every lifter; returns one row per run (lifter, stage, record path).
+             fit: Callable[..., Path | None] | None = None,
+             seeds: Sequence[int] = DEMO_SEEDS,
+             baselines: Sequence[str] = TRIVIAL_BASELINES) -> list[dict]:
+    """Run every stage for every lifter and seed, and the trivial baselines; one row per run.
 
     Args:
         lifters: registry names (their `tiny` configurations are used).
@@ -88,39 +103,69 @@ def run_demo(lifters: Sequence[str], out: Path, overrides: Sequence[str] = (),
         overrides: config overrides applied to every run (after the experiment's).
         stages: the stages (default: `available_stages()`).
         fit: the function that runs one config (default `bench.runner.run_fit`).
+        seeds: seeds (data draw + initial weights); each gives one run per cell.
+        baselines: trivial baselines run once per seed (stage `baseline`).
+
+    Returns:
+        Dicts with `lifter`, `stage`, `label`, `seed`, `record` (path) and `seconds`.
     """
     if fit is None:
         from bench.runner import run_fit as fit
+    if not seeds:
+        raise ValueError("seeds is empty: give at least one seed")
     stages = list(stages or available_stages())
+    plan = [(seed, lifter, stage) for seed in seeds for lifter in lifters for stage in stages]
+    plan += [(seed, name, BASELINE_STAGE) for seed in seeds for name in baselines]
     rows: list[dict] = []
-    total, k = len(lifters) * len(stages), 0
-    for lifter in lifters:
-        pretrained: Path | None = None
-        for stage in stages:
-            k += 1
-            print(f"\n[{k}/{total}] {lifter} (tiny) — {stage.name}: {stage.label}", flush=True)
-            extra = []
-            if stage.needs_pretrained:
-                if pretrained is None:
-                    raise ValueError(f"stage {stage.name!r} needs the pretrain stage first")
-                extra.append(f"init_from={pretrained}")
-            cfg = compose([
-                "experiment=demo", f"model={lifter}", f"output_dir={out / 'runs'}",
-                f"results_dir={out / 'results'}", f"run_name={lifter}-{stage.name}",
-                *stage.overrides, *stage.per_lifter.get(lifter, ()), *extra, *overrides,
-            ])
-            started = time.time()
-            record = fit(cfg)
-            if record is None:
-                raise RuntimeError(f"{lifter} {stage.name}: the run wrote no record")
-            if stage.name == "pretrain":
-                from leaderboard.records import read_record
+    pretrained: dict[tuple[int, str], Path] = {}
+    for k, (seed, lifter, stage) in enumerate(plan, 1):
+        print(f"\n[{k}/{len(plan)}] seed {seed} {lifter} (tiny) — {stage.name}: {stage.label}",
+              flush=True)
+        extra = []
+        if stage.needs_pretrained:
+            if (seed, lifter) not in pretrained:
+                raise ValueError(f"stage {stage.name!r} needs the pretrain stage first")
+            extra.append(f"init_from={pretrained[(seed, lifter)]}")
+        cfg = compose([
+            "experiment=demo", f"model={lifter}", f"output_dir={out / 'runs'}",
+            f"results_dir={out / 'results'}", f"run_name={lifter}-{stage.name}-s{seed}",
+            f"seed={seed}", *stage.overrides, *stage.per_lifter.get(lifter, ()), *extra,
+            *overrides,
+        ])
+        started = time.time()
+        record = fit(cfg)
+        if record is None:
+            raise RuntimeError(f"{lifter} {stage.name}: the run wrote no record")
+        if stage.name == "pretrain":
+            from leaderboard.records import read_record
 
-                run_id = read_record(record).run_id
-                pretrained = out / "runs" / run_id / "checkpoints" / "best.ckpt"
-            rows.append({"lifter": lifter, "stage": stage.name, "label": stage.label,
-                         "record": record, "seconds": time.time() - started})
+            run_id = read_record(record).run_id
+            pretrained[(seed, lifter)] = out / "runs" / run_id / "checkpoints" / "best.ckpt"
+        rows.append({"lifter": lifter, "stage": stage.name, "label": stage.label, "seed": seed,
+                     "record": record, "seconds": time.time() - started})
     return rows
+
+
+def stage_gains(rows: Sequence[dict], metric: str = "mpjpe") -> list[dict]:
+    """Per lifter and stage: mean `metric` over seeds and its change vs `pretrain` (fraction).
+
+    A negative change is an improvement (lower error than before adaptation).
+    """
+    from leaderboard.records import read_record
+
+    values: dict[tuple[str, str], list[float]] = {}
+    for row in rows:
+        value = read_record(row["record"]).metrics.get(metric)
+        if value is not None:
+            values.setdefault((row["lifter"], row["stage"]), []).append(float(value))
+    out = []
+    for (lifter, stage), vals in values.items():
+        base = values.get((lifter, "pretrain"))
+        mean = sum(vals) / len(vals)
+        change = None if not base else mean / (sum(base) / len(base)) - 1.0
+        out.append({"lifter": lifter, "stage": stage, metric: mean, "vs_pretrain": change,
+                    "runs": len(vals)})
+    return out
 
 
 REPORT_METRICS = ("mpjpe", "pa_mpjpe", "n_mpjpe", "mpjve", "pck")
@@ -156,6 +201,41 @@ def _stage_bars(frame: Any, out: Path) -> Path:
     return path
 
 
+def demo_frames(rows: Sequence[dict]) -> tuple[Any, Any]:
+    """`(runs, groups)` frames of the demo's records, rows labelled by stage (not regime)."""
+    from leaderboard.records import read_record
+    from leaderboard.tables import records_frames
+
+    records = [read_record(r["record"]) for r in rows]
+    runs, groups = records_frames(records)
+    stage_of = {rec.run_id: r["stage"] for rec, r in zip(records, rows, strict=True)}
+    runs["stage"] = runs["run_id"].map(stage_of)
+    runs["regime"] = runs["stage"]  # pretrain and upper are both `supervised`
+    return runs, groups
+
+
+def comparison_table(rows: Sequence[dict]) -> Any:
+    """The demo's ranked table: one row per (lifter, stage), mean and 95% CI over seeds."""
+    from leaderboard.tables import build_table
+
+    runs, groups = demo_frames(rows)
+    return build_table(runs, groups, metrics=[m for m in REPORT_METRICS if m in runs],
+                       ci="seeds", title="Demo: held-out sports takes, mean [95% CI over "
+                       "seeds], mm (PCK %)")
+
+
+def gains_markdown(rows: Sequence[dict]) -> str:
+    """Markdown table: each stage's mean MPJPE over seeds and its change vs `pretrain`."""
+    from tabulate import tabulate
+
+    body = [[g["lifter"], g["stage"], g["mpjpe"], g["runs"],
+             "" if g["vs_pretrain"] is None else f"{100 * g['vs_pretrain']:+.1f}%"]
+            for g in stage_gains(rows)]
+    return "Change of MPJPE vs no adaptation (pretrain), mean over seeds:\n\n" + tabulate(
+        body, headers=["lifter", "stage", "MPJPE mm", "runs", "vs pretrain"], tablefmt="github",
+        floatfmt=".1f")
+
+
 def write_report(rows: Sequence[dict], out: Path) -> dict[str, Path]:
     """Markdown + HTML report of a demo run: the comparison table and the plots.
 
@@ -166,29 +246,26 @@ def write_report(rows: Sequence[dict], out: Path) -> dict[str, Path]:
 
     from leaderboard.plots import iterations_frame, plot_iterations, plot_per_action
     from leaderboard.records import read_record
-    from leaderboard.tables import build_table, records_frames
+    from leaderboard.tables import build_table
 
     out.mkdir(parents=True, exist_ok=True)
-    records = [read_record(r["record"]) for r in rows]
-    runs, groups = records_frames(records)
-    stage_of = {rec.run_id: r["stage"] for rec, r in zip(records, rows, strict=True)}
-    runs["stage"] = runs["run_id"].map(stage_of)
-    runs["regime"] = runs["stage"]
-    table = build_table(runs, groups, metrics=[m for m in REPORT_METRICS if m in runs],
-                        ci="none", title="Demo: held-out sports takes, mm (PCK %)")
+    runs, groups = demo_frames(rows)
+    table = comparison_table(rows)
     per_action = build_table(runs, groups, by="action", metric="mpjpe", ci="none",
                              title="MPJPE per sports action (mm)")
     files = {"stages": _stage_bars(runs, out),
              "per_action": plot_per_action(per_action, out / "per_action.png")}
-    iters = iterations_frame(records)
+    iters = iterations_frame([read_record(r["record"]) for r in rows])
     if not iters.empty:
         files["iterations"] = plot_iterations(iters, out / "iterations.png")
     plots = [(k, Path(p).name) for k, p in files.items()]
-    md = ["# liftbench demo report", "", table.render("md"), "", per_action.render("md"), ""]
+    gains = gains_markdown(rows)
+    md = ["# liftbench demo report", "", table.render("md"), "", gains, "",
+          per_action.render("md"), ""]
     md += [f"![{k}]({name})" for k, name in plots]
     files["markdown"] = out / "report.md"
     files["markdown"].write_text("\n".join(md) + "\n")
-    body = [table.render("html"), per_action.render("html")]
+    body = [table.render("html"), f"<pre>{html.escape(gains)}</pre>", per_action.render("html")]
     body += [f'<figure><img src="{html.escape(name)}" alt="{html.escape(k)}"></figure>'
              for k, name in plots]
     files["html"] = out / "report.html"

@@ -31,7 +31,7 @@ import lightning.pytorch as L
 import numpy as np
 import torch
 
-from datamodules.clips import ClipDataset, build_clips, clip_loader
+from datamodules.clips import EVAL_BATCH_FACTOR, ClipDataset, build_clips, clip_loader
 from datamodules.records import SequenceRecord
 from geometry.cameras import project
 
@@ -504,7 +504,8 @@ class RealDataModule(L.LightningDataModule):
             self.setup()
         if name not in self.datasets:
             raise ValueError(f"this split has no {name!r} set (sets: {', '.join(self.datasets)})")
-        return clip_loader(self.datasets[name], self.batch_size, shuffle=shuffle,
+        size = self.batch_size if shuffle else EVAL_BATCH_FACTOR * self.batch_size
+        return clip_loader(self.datasets[name], size, shuffle=shuffle,
                            seed=self.seed, num_workers=self.num_workers)
 
     def train_dataloader(self) -> torch.utils.data.DataLoader:

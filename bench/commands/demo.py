@@ -6,10 +6,7 @@ import argparse
 import time
 from pathlib import Path
 
-from bench.demo import DEMO_LIFTERS
-
-COLUMNS = (("mpjpe", "MPJPE"), ("pa_mpjpe", "PA-MPJPE"), ("n_mpjpe", "N-MPJPE"),
-           ("mpjve", "MPJVE"), ("pck", "PCK150 %"))
+from bench.demo import DEMO_LIFTERS, DEMO_SEEDS
 
 
 def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -23,6 +20,8 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     )
     p.add_argument("--lifters", nargs="+", default=list(DEMO_LIFTERS),
                    help=f"lifters (default: {' '.join(DEMO_LIFTERS)})")
+    p.add_argument("--seeds", nargs="+", type=int, default=list(DEMO_SEEDS),
+                   help=f"seeds, one run per cell each (default: {' '.join(map(str, DEMO_SEEDS))})")
     p.add_argument("--out", type=Path, default=Path("demo"),
                    help="folder for runs/, results/ and the report (default ./demo)")
     p.add_argument("overrides", nargs="*", metavar="KEY=VALUE",
@@ -32,10 +31,7 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from tabulate import tabulate
-
-    from bench.demo import run_demo, write_report
-    from leaderboard.records import read_record
+    from bench.demo import comparison_table, gains_markdown, run_demo, write_report
 
     # `--lifters a b KEY=VALUE` : argparse hands the overrides to --lifters; move them back
     lifters = [x for x in args.lifters if "=" not in x]
@@ -43,18 +39,19 @@ def _run(args: argparse.Namespace) -> int:
     if not lifters:
         raise ValueError("--lifters needs at least one lifter name")
     started = time.time()
-    rows = run_demo(lifters, args.out, overrides)
-    table = []
-    for row in rows:
-        rec = read_record(row["record"])
-        table.append([row["lifter"], row["stage"], *(rec.metrics.get(k) for k, _ in COLUMNS),
-                      f"{row['seconds']:.0f}"])
-    print("\nsynthetic capture, trained as labelled, tested on held-out sports takes "
-          "(tiny lifters, flip TTA, 17 joints, mm)")
-    print(tabulate(table, headers=["lifter", "stage", *(h for _, h in COLUMNS), "time s"],
-                   floatfmt=".1f"))
+    rows = run_demo(lifters, args.out, overrides, seeds=args.seeds)
+    print("\nsynthetic capture: trained on daily motion, adapted to sports, tested on held-out "
+          "subjects' sports takes (tiny lifters, flip TTA, 17 joints)\n")
+    print(comparison_table(rows).render("md"))
+    print()
+    print(gains_markdown(rows))
     files = write_report(rows, args.out / "report")
-    print(f"\nreport: {files['markdown']} and {files['html']} (plots: "
+    per_stage: dict[str, float] = {}
+    for row in rows:
+        per_stage[row["stage"]] = per_stage.get(row["stage"], 0.0) + row["seconds"]
+    print("\ntime per stage (s, all lifters and seeds): "
+          + ", ".join(f"{k} {v:.0f}" for k, v in per_stage.items()))
+    print(f"report: {files['markdown']} and {files['html']} (plots: "
           f"{', '.join(str(p.name) for k, p in files.items() if k not in ('markdown', 'html'))})")
     print(f"records: {args.out / 'results'}; total {time.time() - started:.0f} s")
     return 0

@@ -173,6 +173,16 @@ class LiftingRegime(L.LightningModule):
         pred = flip_average(self.lift, x) if self.flip_tta else self.lift(x)
         return pred - pred[..., ROOT : ROOT + 1, :]
 
+    def transfer_batch_to_device(self, batch: Any, device: torch.device,
+                                 dataloader_idx: int) -> Any:
+        """Move a batch to `device`; on the CPU our batches are already there.
+
+        Lightning's generic recursive walk over the batch dict costs ~0.5 ms a step on a CPU.
+        """
+        if device.type == "cpu":
+            return batch
+        return super().transfer_batch_to_device(batch, device, dataloader_idx)
+
     # ----------------------------------------------------------------------------- evaluation
     def _eval_step(self, batch: dict[str, torch.Tensor], metrics: EvalMetrics) -> None:
         batch = flatten_views(batch)

@@ -29,7 +29,7 @@ import lightning.pytorch as L
 import numpy as np
 import torch
 
-from datamodules.clips import ClipDataset, build_clips, clip_loader
+from datamodules.clips import EVAL_BATCH_FACTOR, ClipDataset, build_clips, clip_loader
 from datamodules.registry import register_datamodule
 from datamodules.synthetic.bodies import sample_body
 from datamodules.synthetic.capture import SPEED_RANGE, motion_label, resolve_motions, synthesize
@@ -259,8 +259,9 @@ class SyntheticDataModule(L.LightningDataModule):
             self.setup()
         if name not in self.datasets:
             raise ValueError(f"this split has no {name!r} set (sets: {', '.join(self.datasets)})")
+        size = self.batch_size if shuffle else EVAL_BATCH_FACTOR * self.batch_size
         return clip_loader(
-            self.datasets[name], self.batch_size, shuffle=shuffle, seed=self.seed,
+            self.datasets[name], size, shuffle=shuffle, seed=self.seed,
             num_workers=self.num_workers,
         )
 

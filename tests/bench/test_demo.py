@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bench.demo import STAGES, Stage, available_stages, run_demo
+from bench.demo import STAGES, Stage, available_stages, run_demo, stage_gains
 from leaderboard.records import RunRecord, write_record
 
 
@@ -27,16 +27,33 @@ def test_stage_plan(tmp_path):
     calls = []
     stages = [STAGES[0], STAGES[-1]]
     rows = run_demo(["videopose3d_27", "motionagformer_xs"], tmp_path, ["trainer.max_epochs=1"],
-                    stages=stages, fit=_fake_fit(calls))
+                    stages=stages, fit=_fake_fit(calls), seeds=(0,), baselines=())
     assert [(r["lifter"], r["stage"]) for r in rows] == [
         ("videopose3d_27", "pretrain"), ("videopose3d_27", "upper"),
         ("motionagformer_xs", "pretrain"), ("motionagformer_xs", "upper")]
     pre, upper = calls[0], calls[1]
     assert pre.init_from is None and pre.model.size == "tiny" and pre.trainer.max_epochs == 1
     assert pre.data.kwargs.motions == "all" and pre.data.kwargs.split == "daily->sports"
-    assert upper.init_from.endswith("videopose3d_27-pretrain/checkpoints/best.ckpt")
+    assert upper.init_from.endswith("videopose3d_27-pretrain-s0/checkpoints/best.ckpt")
     assert upper.data.kwargs.train_on == "adapt" and upper.trainer.monitor is None
-    assert calls[3].init_from.endswith("motionagformer_xs-pretrain/checkpoints/best.ckpt")
+    assert calls[3].init_from.endswith("motionagformer_xs-pretrain-s0/checkpoints/best.ckpt")
+
+
+def test_seeds_and_trivial_baselines_are_planned(tmp_path):
+    calls = []
+    rows = run_demo(["simplebaseline"], tmp_path, stages=[STAGES[0], STAGES[-1]],
+                    fit=_fake_fit(calls), seeds=(0, 1))
+    assert [(r["lifter"], r["stage"], r["seed"]) for r in rows] == [
+        ("simplebaseline", "pretrain", 0), ("simplebaseline", "upper", 0),
+        ("simplebaseline", "pretrain", 1), ("simplebaseline", "upper", 1),
+        ("mean_pose", "baseline", 0), ("copy_2d", "baseline", 0),
+        ("mean_pose", "baseline", 1), ("copy_2d", "baseline", 1)]
+    assert [c.seed for c in calls] == [0, 0, 1, 1, 0, 0, 1, 1]
+    assert calls[3].init_from.endswith("simplebaseline-pretrain-s1/checkpoints/best.ckpt")
+    assert calls[4].init_from is None and calls[4].data.kwargs.split == "daily->sports"
+    gains = {(g["lifter"], g["stage"]): g for g in stage_gains(rows)}
+    assert gains[("simplebaseline", "upper")]["vs_pretrain"] == 0.0  # the fake fit: 1 mm each
+    assert gains[("simplebaseline", "upper")]["runs"] == 2
 
 
 def test_every_registered_adaptation_regime_is_a_stage():
