@@ -63,6 +63,22 @@ def _flat(t: torch.Tensor) -> torch.Tensor:
     return t.reshape(-1, t.shape[-1])
 
 
+def _linear_fresh(x: torch.Tensor, w: torch.Tensor, b: torch.Tensor | None) -> torch.Tensor:
+    """`F.linear(x, w, b)` as a tensor that is not a view, so a caller may add to it in place.
+
+    `F.linear` on `(..., C)` input returns a view of its 2D GEMM result, and autograd forbids
+    in-place ops on views created inside a custom Function; the same `addmm` (same numbers)
+    written straight into an `(..., out)` tensor is not a view.
+    """
+    amp = torch.is_autocast_enabled(x.device.type)
+    if b is None or x.dim() <= 2 or not x.is_contiguous() or amp:
+        y = F.linear(x, w, b)
+        return y if y._base is None else y.clone()
+    out = x.new_empty(*x.shape[:-1], w.shape[0])
+    torch.addmm(b, x.view(-1, x.shape[-1]), w.t(), out=out.view(-1, w.shape[0]))
+    return out
+
+
 def _save_amp(ctx: torch.autograd.function.FunctionCtx) -> None:
     """Remember the forward's autocast state (autograd runs backward outside of it)."""
     ctx.amp = next(((dev, torch.get_autocast_dtype(dev)) for dev in ("cuda", "cpu")
@@ -120,7 +136,7 @@ class _MlpFn(torch.autograd.Function):
         _save_amp(ctx)
         saved_h = b1 if ctx.recompute else h  # a placeholder when h is recomputed
         ctx.save_for_backward(x, saved_h, w1, b1, w2, *((mean, rstd, *norm_params) if norm else ()))
-        return F.linear(F.gelu(h), w2, b2)
+        return _linear_fresh(F.gelu(h), w2, b2)
 
     @staticmethod
     def backward(ctx: torch.autograd.function.FunctionCtx, g: torch.Tensor) -> tuple:
@@ -153,11 +169,13 @@ class _HeadsProjFn(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx: torch.autograd.function.FunctionCtx, o: torch.Tensor, w: torch.Tensor,
-                b: torch.Tensor) -> torch.Tensor:  # fmt: skip
+                b: torch.Tensor, lead: tuple[int, ...]) -> torch.Tensor:  # fmt: skip
         n, h, length, d = o.shape
         _save_amp(ctx)
         ctx.save_for_backward(o, w)
-        return F.linear(o.transpose(1, 2).reshape(n, length, h * d), w, b)
+        # Output `(*lead, L, C)` straight from the GEMM: a `.view` outside the Function would
+        # forbid in-place residual adds on it.
+        return _linear_fresh(o.transpose(1, 2).reshape(*lead, length, h * d), w, b)
 
     @staticmethod
     def backward(ctx: torch.autograd.function.FunctionCtx, g: torch.Tensor) -> tuple:
@@ -166,8 +184,8 @@ class _HeadsProjFn(torch.autograd.Function):
         g2 = _flat(g)
         with _amp(ctx):
             grad_w = g2.t() @ o.transpose(1, 2).reshape(n * length, h * d)
-            grad_o = (g @ w).view(n, length, h, d).transpose(1, 2).to(o.dtype)
-        return grad_o, grad_w, g2.sum(0)
+            grad_o = (g2 @ w).view(n, length, h, d).transpose(1, 2).to(o.dtype)
+        return grad_o, grad_w, g2.sum(0), None
 
 
 def _use_custom(x: torch.Tensor) -> bool:
@@ -258,7 +276,7 @@ class Attention(nn.Module):
         if out_scale is not None:
             w, b = w * out_scale[:, None], b * out_scale
         if custom:
-            return _HeadsProjFn.apply(out, w, b).view(*lead, length, dim)
+            return _HeadsProjFn.apply(out, w, b, tuple(lead))
         return F.linear(out.transpose(1, 2).reshape(*lead, length, dim), w, b)
 
 
@@ -283,6 +301,26 @@ class DropPath(nn.Module):
         return x * keep / (1.0 - self.p)
 
 
+def _linear_in_place_layout(
+    x: torch.Tensor, w: torch.Tensor, b: torch.Tensor | None
+) -> torch.Tensor:  # fmt: skip
+    """`F.linear(x, w, b)` computed in the memory order of `x`, a view with permuted lead axes.
+
+    E.g. `(B, T, J, C)` stored as `(B, J, T, C)` (the output of a temporal half). `F.linear`
+    would copy such an `x` into a contiguous `(N, C)` matrix and keep the copy for backward;
+    permuting the lead axes into memory order first lets the GEMM read `x` in place (the same
+    rows, so the same outputs) and backward keeps a view of `x`.
+    """
+    if x.is_contiguous() or x.stride(-1) != 1:
+        return F.linear(x, w, b)
+    lead = sorted(range(x.dim() - 1), key=lambda i: -x.stride(i))
+    xp = x.permute(*lead, x.dim() - 1)
+    if not xp.is_contiguous():
+        return F.linear(x, w, b)
+    inv = sorted(range(x.dim() - 1), key=lambda i: lead[i])
+    return F.linear(xp, w, b).permute(*inv, x.dim() - 1)
+
+
 def adaptive_fusion(fuse: nn.Linear, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     """Per-token softmax fusion of two streams, `α = softmax(fuse(cat[a, b]))`, `α0·a + α1·b`.
 
@@ -298,6 +336,9 @@ def adaptive_fusion(fuse: nn.Linear, a: torch.Tensor, b: torch.Tensor) -> torch.
         `(..., C)`.
     """
     c = a.shape[-1]
-    logits = F.linear(a, fuse.weight[:, :c], fuse.bias) + F.linear(b, fuse.weight[:, c:])
+    logits = _linear_in_place_layout(a, fuse.weight[:, :c], fuse.bias)
+    logits = logits + _linear_in_place_layout(b, fuse.weight[:, c:], None)
     alpha = logits.softmax(dim=-1)
-    return a * alpha[..., 0:1] + b * alpha[..., 1:2]
+    # `b·α1 + a·α0` (addition commutes: the same numbers) adding in place into the fresh
+    # product: one temporary less, and the result takes b's memory layout.
+    return (b * alpha[..., 1:2]).add_(a * alpha[..., 0:1])

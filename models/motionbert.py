@@ -48,14 +48,18 @@ class DualBlock(nn.Module):
         self.mlp_s = Mlp(dim, hidden)
         self.mlp_t = Mlp(dim, hidden)
 
+    # Residuals are added in place into the fresh sublayer output (`f(x).add_(x)`, the same
+    # numbers as `x + f(x)`): one 7 MB temporary fewer per sublayer at B = 8, T = 27, and the
+    # temporal half's sum comes out contiguous in its (B, J, T, C) view, so its LayerNorm copies
+    # nothing. Lower peak RSS (less allocator fragmentation), same speed.
     def _spatial(self, x: torch.Tensor) -> torch.Tensor:
-        x = x + self.attn_s(x, norm=self.norm1_s)
-        return x + self.mlp_s(x, norm=self.norm2_s)
+        x = self.attn_s(x, norm=self.norm1_s).add_(x)
+        return self.mlp_s(x, norm=self.norm2_s).add_(x)
 
     def _temporal(self, x: torch.Tensor) -> torch.Tensor:
         x = x.transpose(1, 2)  # (B, J, T, C): attention over frames
-        x = x + self.attn_t(x, norm=self.norm1_t)
-        x = x + self.mlp_t(x, norm=self.norm2_t)
+        x = self.attn_t(x, norm=self.norm1_t).add_(x)
+        x = self.mlp_t(x, norm=self.norm2_t).add_(x)
         return x.transpose(1, 2)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

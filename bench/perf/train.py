@@ -123,6 +123,10 @@ def run(args: argparse.Namespace) -> dict:
             dm.prepare_data()
             dm.setup("fit")
             base = build_module(cfg, dm)
+            if not any(p.requires_grad for p in base.parameters()):
+                print(f"{lifter}: no parameters to train (a trivial baseline), skipped")
+                rows[lifter] = {"skipped": True}
+                continue
             prepare_normalizer(cfg, dm, base, None)
             batches = _batches(dm, args.warmup + args.steps)
             fit, plain = [], []
@@ -141,6 +145,8 @@ def run(args: argparse.Namespace) -> dict:
                             "train_clips": len(dm.datasets[dm.train_on])}
     print(f"{'lifter':<20} {'fit steps/s':>12} {'plain steps/s':>14} {'fit/plain':>10}")
     for name, row in rows.items():
+        if row.get("skipped"):
+            continue
         print(f"{name:<20} {row['fit_steps_per_s']:>12} {row['plain_steps_per_s']:>14} "
               f"{row['ratio']:>10}")
     return {"lifters": rows, "steps": args.steps, "batch_size": args.batch_size}

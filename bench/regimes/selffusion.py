@@ -142,18 +142,27 @@ class SelfFusionRegime(LiftingRegime):
 
         `x` is `(B, T, J, 3)`: canonical x, y and confidence.
         """
-        raw = x
-        if self.normalizer is not None:  # the pose network sees z-scored 2D (as pre-trained)
-            x = self.normalizer.normalize_input(x)
+        canon = x
+        scale = None
+        standardised = self.normalizer is not None and self.normalizer.is_fitted
+        if standardised:
+            # A standardised lifter was trained on width-normalised 2D, not on canonical 2D. The
+            # 2.5D convention is equivariant to image translation and scale, so the canonical
+            # 2D is placed as the training set's mean person (its root position and Frobenius
+            # size), lifted as trained, and the pose divided by that size is canonical again.
+            mean = self.normalizer.in_mean.to(x.dtype)  # (J, 2)
+            scale = (mean - mean[ROOT]).norm().clamp_min(1e-6)
+            placed = torch.cat([x[..., :2] * scale + mean[ROOT], x[..., 2:]], dim=-1)
+            x = self.normalizer.normalize_input(placed)
         if self.rot_net is not None:
-            pose, rotvec = self.lifter(x), self.rot_net(raw)
+            pose, rotvec = self.lifter(x), self.rot_net(canon)
         elif self.rot_head is None:
             pose, rotvec = self.lifter.forward_with_rotation(x)
         else:
             feats = self.lifter.forward_features(x)
             pose, rotvec = self.lifter.head(feats), self.rot_head(feats.mean(-2))
-        if self.normalizer is not None:
-            pose = self.normalizer.denormalize_output(pose)
+        if standardised:
+            pose = self.normalizer.denormalize_output(pose) / scale
         return pose, rotation_matrix(rotvec)
 
     def lift_camera(self, x: torch.Tensor) -> torch.Tensor:
