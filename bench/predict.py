@@ -7,8 +7,8 @@ Input files (pixels; confidence optional, 1.0 when absent):
 - `.json`: `{"image_size": [W, H], "joint_set": "h36m17", "keypoints": T×J×(2|3)}` (or V×T×J×…),
   as `save_prediction` / this module's `save_keypoints_json` write.
 
-Outputs: `pose3d (V, T, 17, 3)` in the normalised 2.5D units of DESIGN.md (root-relative, x and y
-in width-normalised image units, z on the same scale: multiply by a per-frame mm factor for
+Outputs: `pose3d (V, T, 17, 3)` in the normalised 2.5D units of README "Conventions" (root-relative,
+x and y in width-normalised image units, z on the same scale: multiply by a per-frame mm factor for
 metric poses, which needs the camera and the root depth), as `.npz` and `.json`.
 """
 
@@ -235,7 +235,7 @@ def predict_file(ckpt_path: str | Path, keypoints_path: str | Path, flip: bool |
     return {
         "pose3d": np.stack(views), "pose2d": np.stack(inputs), "image_size": data["image_size"],
         "lifter": hp["lifter"], "flip_tta": flip,
-        "units": "normalised 2.5D (root-relative, image-width units; DESIGN.md)",
+        "units": "normalised 2.5D (root-relative, image-width units; README Conventions)",
     }
 
 

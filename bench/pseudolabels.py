@@ -1,11 +1,11 @@
-"""Pseudo-labels from synchronized multi-view 2D (Suzuki et al., specs/REGIMES.md §1.1, 1.8–1.9).
+"""Pseudo-labels from synchronized multi-view 2D (Suzuki et al., CVPRW 2024).
 
 One pass: lift every view of a take with the current lifter (flip TTA) → calibrate the take's
 cameras from the lifted bone directions (`geometry.calibration.calibrate`) → confidence-weighted
 triangulation of every joint (`geometry.triangulate`) → the triangulated points in each
-camera's frame → the scale-free 2.5D target of DESIGN.md (`geometry.camera_to_25d`).
+camera's frame → the scale-free 2.5D target (README "Conventions"; `geometry.camera_to_25d`).
 
-Deviation (an improvement over the official code, REGIMES.md §1.9): the official pseudo-labels
+Deviation (an improvement over the official code): the official pseudo-labels
 stay in calibration units (camera-1 ↔ camera-2 baseline = 1), so fine-tuning also re-scales the
 network away from its pre-training units. The 2.5D convention is a ratio (`(Z − Z_root)·f/Z_root`),
 so an up-to-scale reconstruction gives exactly the label a metric one would: the pseudo-labels

@@ -1,6 +1,6 @@
 """Humans7.1M: datasets merged into one universal coordinate frame (SoloPose's AugMotion).
 
-papers/004 §3 ("3D AugMotion Toolkit"):
+Jeong et al. (SoloPose) §3 ("3D AugMotion Toolkit"):
 
 1. **Key frame** per video: k-means with 3 clusters over the video's poses; the key frame is
    the frame nearest the centre of the largest cluster (`key_frame`). Poses are clustered
@@ -43,7 +43,7 @@ REF_JOINTS = (L_SHOULDER, R_SHOULDER, PUBIS)
 
 
 def key_frame(poses: np.ndarray, clusters: int = 3, seed: int = 0) -> int:
-    """Index of the key frame of a video (papers/004 §3.1).
+    """Index of the key frame of a video (SoloPose §3.1).
 
     Args:
         poses: `(T, J, 3)` joints (any unit); non-finite frames are never chosen.

@@ -1,4 +1,4 @@
-"""Reader of the MotionBERT "source pkl" format (DATASETS.md §2), shared by several datasets.
+"""Reader of the MotionBERT "source pkl" format, shared by several datasets.
 
 MotionBERT, MotionAGFormer and KASportsFormer train from one pickle `{"train": {...}, "test":
 {...}}` of frame-aligned arrays: `joint_2d (N, 17, 2)` px, optional `confidence`,

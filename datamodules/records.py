@@ -1,7 +1,7 @@
 """The sequence record: one take of one subject/action, seen by V synchronized cameras.
 
 Every dataset reader (synthetic capture, H36M, SportsPose, ...) produces `SequenceRecord`s; the
-clip builder (`datamodules/clips.py`) consumes nothing else. Conventions (see DESIGN.md): joints
+clip builder (`datamodules/clips.py`) consumes nothing else. Conventions: joints
 in H36M-17 order, world coordinates in metres, extrinsics world→camera in the OpenCV camera frame
 (+x right, +y down, +z forward), 2D in pixels with the detector confidence as third channel.
 """

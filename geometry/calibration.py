@@ -1,6 +1,6 @@
 """Extrinsic self-calibration of synchronized cameras from a moving person (Lee et al. 2022).
 
-The linear method used by Suzuki et al. (specs/REGIMES.md §1.4–1.7, 1.13), numpy only:
+The linear method used by Suzuki et al. (their official `calib_linear`), numpy only:
 
 1. **Rotations** from "oriented points": every bone direction `v` (unit, from each camera's own
    monocular 3D prediction, camera axes) is seen by camera `c` as `R_c v`. Stacking the cameras

@@ -10,7 +10,7 @@ leading dimensions of its arguments against each other, and is differentiable in
 Points at or behind the camera plane (`Z <= 0`) project to NaN, never to a wrong finite pixel.
 
 Also here: the width-normalised screen coordinates and the scale-free "2.5D" pose with its
-per-frame mm factor (DESIGN.md conventions; specs/DATASETS.md §2.2–2.3).
+per-frame mm factor (README "Conventions"; MotionBERT's `joint3d_image` / `2.5d_factor`).
 """
 
 from __future__ import annotations
@@ -195,7 +195,7 @@ def distort_normalized_h36m(xy: Array, k: Array, p: Array) -> Array:
     Its tangential part is NOT the OpenCV one (no factor 2, different cross terms), so no OpenCV
     coefficient vector reproduces it exactly; the dataset's 2D ground truth was made with this
     form (it reproduces the mmpose fixture's `part` to < 1e-4 px; the OpenCV form with the same
-    coefficients is off by up to ~0.3 px). `p` is in VideoPose3D order (specs/DATASETS.md §6.4);
+    coefficients is off by up to ~0.3 px). `p` is in VideoPose3D order (`common/h36m_dataset.py`);
     mmpose's `cameras.pkl` stores it reversed.
 
     Args:
@@ -345,7 +345,7 @@ def normalize_screen(uv: Array, image_size: Array) -> Array:
     """Pixels to width-normalised screen coordinates: `x' = 2u/W − 1`, `y' = 2v/W − H/W`.
 
     Both axes are divided by the width, so the aspect ratio is kept: x' spans [−1, 1] and
-    y' spans [−H/W, H/W] (specs/DATASETS.md §2.2, VideoPose3D `normalize_screen_coordinates`).
+    y' spans [−H/W, H/W] (MotionBERT's normalisation, VideoPose3D `normalize_screen_coordinates`).
 
     Args:
         uv: `(..., 2)` pixels.

@@ -1,7 +1,7 @@
 """Joint sets as data (names, parents, bones, flip) and conversion maps between them.
 
 Internal order everywhere is H36M-17 in the mocap convention (index 1 = RIGHT hip);
-see `shared/specs/DATASETS.md` §1. Every other joint set here converts to it with a map that
+see README "Conventions". Every other joint set here converts to it with a map that
 is data: a `(J_dst, J_src)` weight matrix per coordinate axis, built from a readable per-joint
 recipe (copy one source joint, mean of several, or a weighted combination whose weights sum to
 1, so every map commutes with translation). The one recipe that is not linear in the joints
@@ -194,7 +194,7 @@ SMPL24 = _joint_set(
 )
 
 # MADS GT (PosePile order). Its arm labels conflict with SoloPose's merge code and no MADS
-# sample is public to settle it geometrically (DATASETS.md §9.2): PosePile's labels are kept.
+# sample is public to settle it geometrically: PosePile's labels are kept.
 MADS19 = _joint_set(
     "mads",
     "neck pelvis left_hip left_knee left_ankle left_toe right_hip right_knee right_ankle "
@@ -426,7 +426,7 @@ def _coco_motionbert() -> JointMap:
     }
     return linear_map(
         "coco17", "h36m17", "motionbert", recipes,
-        doc="MotionBERT coco2h36m (DATASETS.md §1.4a); confidence averaged like the coordinates",
+        doc="MotionBERT coco2h36m (`dataset_action.py`); confidence averaged like the coordinates",
     )
 
 
@@ -777,8 +777,9 @@ def flip_keypoints(
 ) -> Array:
     """Mirror keypoints: reflect one coordinate about `center` and swap left/right joints.
 
-    For the width-normalised coordinates of DESIGN.md the mirror is about 0 (`x -> -x`); for
-    pixel coordinates pass `center = (W - 1) / 2` (or `W / 2`, matching your pixel convention).
+    For the width-normalised coordinates (README "Conventions") the mirror is about 0
+    (`x -> -x`); for pixel coordinates pass `center = (W - 1) / 2` (or `W / 2`, matching your
+    pixel convention).
 
     Args:
         x: `(..., J, C)` numpy array or torch tensor; channels other than `axis` (including a

@@ -1,6 +1,6 @@
 """Confidence-weighted linear (DLT) triangulation from any number of calibrated views.
 
-This is the pseudo-label triangulation of Suzuki et al. (specs/REGIMES.md §1.8,
+This is the pseudo-label triangulation of Suzuki et al. (official code,
 `common/utils.py::triangulate_with_conf`): for every point, each usable view `c` with pixel
 `(u, v)`, confidence `s` and projection `P_c` (rows `P1, P2, P3`) contributes the two rows
 `s·(u·P3 − P1)` and `s·(v·P3 − P2)` of an inhomogeneous system `A·X = b` (the fourth column moved

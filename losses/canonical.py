@@ -1,6 +1,6 @@
 """Canonical self-supervised losses: CanonPose (Wandt et al.) and CVSF (Kim et al.).
 
-Notation (`shared/specs/REGIMES.md` §3): per sample and frame, view c has canonical 2D `p_c`
+Notation (after the official CVSF code): per sample and frame, view c has canonical 2D `p_c`
 (root-centred, divided by the Frobenius norm of its (J, 2) matrix), confidences `w_c`, and the
 lifter predicts a canonical 3D pose `P_c` and a camera rotation `R_c`. All reprojections use
 `losses.reprojection.loss_reprojection_scale_free` (`rep`).

@@ -2,7 +2,7 @@
 
 For every pair of synchronised views (i, j) of one sample, the prediction of view i is aligned
 onto that of view j by one similarity transform (Umeyama: proper rotation, isotropic scale,
-translation) and the remaining MPJPE is the loss (`shared/specs/REGIMES.md` §2.2). One
+translation) and the remaining MPJPE is the loss (Ingwersen et al.'s consistency loss). One
 transform per whole sequence for static cameras (`per="sequence"`, the official
 `consistency_loss`), or one per frame for moving / PTZ cameras (`per="frame"`, the official
 `consistency_loss_moving_camera`). Gradients flow through the transform.

@@ -1,4 +1,4 @@
-"""HeatPose (SoloPose, papers/004 §4.2): the GMM volumetric target, its cross-entropy, decoding.
+"""HeatPose (SoloPose, Jeong et al. §4.2): the GMM volumetric target, its cross-entropy, decoding.
 
 Per joint k the target is a Gaussian mixture on a regular voxel grid: a main Gaussian at the
 joint (σ_main) plus side Gaussians at transitional points along each kinematic neighbour's bone,
@@ -6,7 +6,7 @@ the i-th one `i·c` away from the joint with `σ_i = i²·σ_main` (paper Eq. 7)
 strictly inside the bone (`N_s = D / c`, Eq. 6). Components are normalised pdfs (Eq. 8's N),
 so the i-th side peaks `i⁶` times lower than the main one.
 
-Choices (specs/REGIMES.md §4.2 leaves them open; each is declared here and in the README):
+Choices (the paper's description leaves them open; each is declared here and in the README):
 - one volume per joint (the paper and its commented code sum all joints into one volume, which
   cannot be decoded into identified joints);
 - side components carry a weight `side_weight` < 1: with σ_1 = σ_main and unit weight the first
@@ -17,7 +17,7 @@ Choices (specs/REGIMES.md §4.2 leaves them open; each is declared here and in t
   Gaussian's marginal is the 1D Gaussian with the same σ), so memory is `3·N` logits per joint
   instead of `N³`.
 
-Coordinates are root-relative normalised 2.5D units (DESIGN.md); the grid is
+Coordinates are root-relative normalised 2.5D units (README "Conventions"); the grid is
 `linspace(-extent, extent, bins)` per axis (voxel centres), odd `bins` put the root on a centre.
 """
 
@@ -262,7 +262,7 @@ def _decode_1d(z: torch.Tensor, centers: torch.Tensor, method: str,
         return centers[idx]
     if window is not None:
         # soft-argmax inside a window around the mode: the side Gaussians would otherwise pull
-        # the expectation towards the neighbouring joints (REGIMES.md §4.2)
+        # the expectation towards the neighbouring joints
         pos = torch.arange(z.shape[-1], device=z.device)
         z = z.masked_fill((pos - idx[..., None]).abs() > window, float("-inf"))
     return (torch.softmax(z.float(), dim=-1) * centers).sum(-1)

@@ -1,6 +1,6 @@
 """2D reprojection losses of the multi-view regimes (Ingwersen et al.; CanonPose / CVSF).
 
-Two projections, as in the papers' code (`shared/specs/REGIMES.md` §2.3, §3.3):
+Two projections, as in the papers' official code (Ingwersen et al.; CanonPose / CVSF):
 
 - `loss_2d_weighted` (Ingwersen `loss_2d_weighted`): orthographic — the x, y channels of the
   root-relative 2.5D prediction against the root-relative observed 2D, each joint's difference

@@ -1,4 +1,6 @@
-"""Supervised 3D losses (MotionBERT / MotionAGFormer / KASportsFormer formulas, MODELS.md §4.7).
+"""Supervised 3D losses (MotionBERT / MotionAGFormer / KASportsFormer formulas).
+
+The formulas as in MotionBERT's `lib/model/loss.py`.
 
 All functions take `pred` and `target` of shape `(B, T, J, 3)` (any leading dims before `T, J, 3`
 work) in the lifter's normalised 2.5D units and return a 0-dim tensor. An optional boolean `mask`

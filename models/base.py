@@ -1,4 +1,4 @@
-"""The lifter contract shared by every model (see DESIGN.md, "Lifter contract")."""
+"""The lifter contract shared by every model (see README "Bring your own lifter")."""
 
 from __future__ import annotations
 

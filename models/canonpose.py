@@ -1,7 +1,7 @@
 """CanonPose lifter (Wandt et al., CVPR 2021), the network of the canonical self-fusion regime.
 
-A per-frame residual MLP on the canonicalised 2D pose and its confidences
-(`shared/specs/REGIMES.md` §3.2): `Linear(3J→1024)`, a common residual block + LeakyReLU, then
+A per-frame residual MLP on the canonicalised 2D pose and its confidences (official
+`model_confidences.py::Lifter`): `Linear(3J→1024)`, a common residual block + LeakyReLU, then
 two branches of 2 residual blocks (+ LeakyReLU each): the pose branch → `Linear(1024→3J)` gives
 the canonical 3D pose P, the camera branch → `Linear(1024→3)` gives an axis-angle rotation.
 Residual block: `x + LReLU(L₂(LReLU(L₁ x)))`, no normalisation layers. The camera-frame pose is

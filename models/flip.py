@@ -1,9 +1,9 @@
 """Test-time flip averaging for any lifter (the MotionBERT / MotionAGFormer evaluation protocol).
 
 `pred = (f(x) + flip(f(flip(x)))) / 2`, where `flip` negates the width-normalised x coordinate
-(the mirror about the image centre, DESIGN.md) and swaps left/right joints. The confidence
-channel is permuted with its joints; z is unchanged. The official evaluation then sets the
-predicted root to 0 — that is an evaluation-protocol step and is left to the caller.
+(the mirror about the image centre, README "Conventions") and swaps left/right joints. The
+confidence channel is permuted with its joints; z is unchanged. The official evaluation then
+sets the predicted root to 0 — that is an evaluation-protocol step and is left to the caller.
 """
 
 from __future__ import annotations

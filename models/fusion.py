@@ -3,7 +3,7 @@
 Given, for each of V views of one frame, the canonical 2D `p_v` (root-centred, Frobenius-
 normalised), the confidences `w_v`, and the lifter's canonical pose `P_v` and rotation `R_v`,
 the module re-estimates the low-confidence 2D joints of every view from the other views
-(`shared/specs/REGIMES.md` §3.4). For target view v and joint j:
+(Kim et al.'s CSM, official `utils/fusion.py`). For target view v and joint j:
 
 1. Joint heatmap: every source view c predicts the joint in view v as `(R_v P_c)_xy`, rescaled
    to the RMS of `p_v`; a Gaussian (σ 3 px on a 64×64 grid, pixel `u = p·64 + 32`) weighted by

@@ -1,6 +1,6 @@
 """Heads on a lifter's `forward_features` `(B, T, J, C)`: the HeatPose volumetric head.
 
-SoloPose (papers/004 §4.1) turns its temporal features into a 3D heatmap with "3 convolutional
+SoloPose (Jeong et al. §4.1) turns its temporal features into a 3D heatmap with "3 convolutional
 networks" over an image-like feature map. A keypoint lifter's features are one token per joint
 instead, so the head here is a per-token MLP (shared by all joints; the lifter's features already
 carry the joint identity) that emits the logits of one distribution per joint:

@@ -1,4 +1,4 @@
-"""KASportsFormer (Yin et al., MMSports@MM'25; paper 002): kinematic-anatomy enhanced transformer.
+"""KASportsFormer (Yin et al., MMSports@MM'25): kinematic-anatomy enhanced transformer.
 
 Three token streams per frame: joints (raw x, y, confidence), bones (BoneExt) and limbs (LimbFus),
 each embedded by `Linear(3→C)` plus a zero-initialised joint-position parameter. Each of the N
@@ -6,7 +6,7 @@ layers runs three parallel branches, spatial then temporal: MHSA, GCN (kNN frame
 anatomy mixer (multi-head cross-attention: stream queries, limb keys/values), blended per token
 by a softmax gate. Head: `LN → Linear(C→512) + Tanh → Linear(512→3)`.
 
-Architecture facts follow the official code (`shared/specs/MODELS.md` §2); the paper config
+Architecture facts follow the official KASportsFormer code; the paper config
 (26 layers, C = 128, 8 heads, T = 27) has exactly 29,365,668 parameters.
 """
 

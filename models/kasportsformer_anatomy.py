@@ -1,7 +1,7 @@
 """KASportsFormer anatomy inputs: BoneExt (bone tokens) and LimbFus (per-limb channel MLPs).
 
 Both map an H36M-17 pose sequence `(B, T, 17, 3)` to 17 three-channel tokens per frame
-(`shared/specs/MODELS.md` §2.2, paper 002 §3.2).
+(the official KASportsFormer code; Yin et al. §3.2).
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """The MetaFormer block of KASportsFormer and its memory-lean GELU MLP.
 
 `FormerBlock`: `x += ls1·mixer(LN(x)[, LN_ctx(ctx)])`, then `x += ls2·MLP(LN(x))`, on
-`(B, T, J, C)` tensors (`shared/specs/MODELS.md` §2.2).
+`(B, T, J, C)` tensors (as in the official KASportsFormer code).
 """
 
 from __future__ import annotations

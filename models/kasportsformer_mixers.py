@@ -4,7 +4,7 @@ Both mixers work on `(B, T, J, C)` feature tensors. A mixer runs either over the
 frame (`mode="spatial"`) or over the frames of each joint (`mode="temporal"`). Attention uses the
 fused `F.scaled_dot_product_attention` via `models.layers.sdpa` (on the CPU its MATH backend for
 these short sequences, ~3× faster fwd+bwd than the CPU flash kernel). The GCN follows
-MotionAGFormer's graph module (`shared/specs/MODELS.md` §1.2, §2.2) with the kNN frame graph
+MotionAGFormer's graph module (official MotionAGFormer code) with the kNN frame graph
 built by a batched top-k.
 """
 

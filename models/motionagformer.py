@@ -2,7 +2,7 @@
 
 Each layer runs an attention stream (spatial MHSA → temporal MHSA) and a graph stream
 (spatial GCN → temporal GCN) on the same input and fuses them per token with a learned softmax.
-Facts from `shared/specs/MODELS.md` §1; parameter names and shapes follow the official model so
+Facts from the official MotionAGFormer code; parameter names and shapes follow the official model so
 the parameter counts match exactly (11,723,811 for B at T = 243).
 
 Deviations from the official code (same numbers unless stated):
@@ -27,7 +27,7 @@ from models.layers import Attention, Mlp, adaptive_fusion
 from models.registry import register_lifter
 
 # The official `CONNECTIONS` (H36M-17): row i lists the joints that i aggregates from. It is not
-# symmetric: joint 0 does not aggregate from 4, joint 8 not from 11 or 14 (MODELS.md §1.2).
+# symmetric: joint 0 does not aggregate from 4, joint 8 not from 11 or 14.
 CONNECTIONS: dict[int, tuple[int, ...]] = {
     0: (1, 7), 1: (2, 0), 2: (3, 1), 3: (2,), 4: (5, 0), 5: (6, 4), 6: (5,), 7: (0, 8),
     8: (7, 9), 9: (8, 10), 10: (9,), 11: (12, 8), 12: (13, 11), 13: (12,), 14: (15, 8),

@@ -2,7 +2,7 @@
 
 Each of the `depth` stages runs two blocks in parallel on the same input — spatial-then-temporal
 and temporal-then-spatial — and fuses them per token with a learned softmax. Facts from
-`shared/specs/MODELS.md` §3; parameter names and shapes follow the official `DSTformer`, so the
+the official MotionBERT code; parameter names and shapes follow the official `DSTformer`, so the
 count is exactly 42,466,317 at maxlen 243 (mlp_ratio 2, LayerNorm eps 1e-6, qkv bias on).
 
 Deviations from the official code (same numbers): temporal attention runs on a transposed

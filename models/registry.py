@@ -49,7 +49,7 @@ def register_lifter(
         paper: short citation shown by `liftbench models`.
         tiny: keyword overrides that make a CPU-test-sized model.
         paper_params: trainable parameter count of the paper configuration as published
-            (`specs/MODELS.md` §0.1); the tests check the built model against it (±0.5%).
+            (or as its official code builds it); tests check the built model against it (±0.5%).
     """
 
     def deco(f: Callable[..., nn.Module]) -> Callable[..., nn.Module]:

@@ -2,7 +2,7 @@
 
 `Linear(2J→1024) → BN → ReLU → Dropout`, two residual blocks of
 `2 × [Linear(1024→1024) → BN → ReLU → Dropout]` with a skip, then `Linear(1024→3J)`
-(`shared/specs/MODELS.md` §5). Applied to all B·T frames at once, which fits the
+(Martinez et al., ICCV 2017). Applied to all B·T frames at once, which fits the
 sequence-to-sequence contract; frames do not interact.
 
 Deviations from the official TensorFlow code (as the MIT PyTorch port weigq/3d_pose_baseline_pytorch

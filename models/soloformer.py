@@ -14,7 +14,7 @@ of the window are padded, and padded frames are masked out as keys, so any T is 
 frames never see another batch item.
 
 Deviation (no released keypoint model exists; the released code is an image model over CLIP
-tokens, specs/REGIMES.md §4): no hierarchical patch merging (17 joints do not merge), one width
+tokens): no hierarchical patch merging (17 joints do not merge), one width
 throughout; the `paper` configuration echoes the released Swin settings (embed 192, 20 blocks
 = depths 4+4+8+4, head dim 32, window 8) and has no published parameter count to match.
 """

@@ -5,7 +5,7 @@ The official `TemporalModel` maps a window of `receptive_field` frames to its ce
 `Conv1d(C→C, w, dilation=d, bias=False) → BN → ReLU → Dropout → Conv1d(C→C, 1, bias=False) → BN →
 ReLU → Dropout` whose skip is the centre-cropped input, then `Conv1d(C→3J, 1)`. Filter widths 3 at
 every level give receptive fields 27 / 81 / 243 (dilations 3, 9, 27, 81); C = 1024, dropout 0.25
-(`shared/specs/MODELS.md` §5: 8,555,571 / 12,753,971 / 16,952,371 parameters).
+(the official `TemporalModel`: 8,555,571 / 12,753,971 / 16,952,371 parameters).
 
 Sequence-to-sequence adaptation (this project): the clip is padded by (receptive_field − 1)/2
 frames at both ends by replicating its first and last frames, and the valid convolutions run over

@@ -4,7 +4,7 @@
 metric's alignment, with NaN wherever a (frame, joint) pair is excluded. Every other function
 reduces it, and the torchmetrics classes accumulate its sums.
 
-Alignments (DESIGN.md "Metric names"):
+Alignments (README "Conventions"):
 
 - `mpjpe`: none (protocol 1).
 - `pa_mpjpe`: one similarity transform (rotation, translation, scale) per frame, fitted by

@@ -1,6 +1,6 @@
 """`liftbench perf calibration`: extrinsic self-calibration speed and accuracy.
 
-1. **Timing** (target, issue 7: 3 cameras × 10,000 frames in < 5 s): a synthetic person (a
+1. **Timing** (target: 3 cameras × 10,000 frames in < 5 s): a synthetic person (a
    standing H36M-17 pose deformed per joint and frame, turning and walking about) inside a ring
    of 3 cameras, exact 2D and exact monocular 3D, so the timed run must also come out exact
    (rotation error < 0.01°, centre error < 1e-6 of the rig size). Median of `--repeats`.

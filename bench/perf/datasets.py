@@ -1,6 +1,6 @@
 """`liftbench perf datasets`: the dataset readers' acceptance figures.
 
-- Real fixtures (`../shared/data/fixtures`, skipped when absent): the ground-truth 2D that the
+- Real fixtures (`--fixtures DIR`, skipped when absent): the ground-truth 2D that the
   H36M and MPI-INF-3DHP readers compute from the fixture's 3D and cameras, against the 2D the
   fixture stores (max / mean pixel error per file).
 - Humans7.1M: one synthetic take with the average body proportions, moved by N random
@@ -12,19 +12,23 @@
 from __future__ import annotations
 
 import argparse
+import os
 from pathlib import Path
 
 import numpy as np
 
 NAME = "datasets"
 HELP = "dataset readers: fixture 2D reprojection error, Humans7.1M alignment residuals"
-_DEFAULT_FIXTURES = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "fixtures"
+# Real dataset fixtures are not shipped with liftbench: point `--fixtures` (or the environment
+# variable) at a folder holding h36m/ and mpi_inf_3dhp/ fixtures.
+_DEFAULT_FIXTURES = os.environ.get("LIFTBENCH_FIXTURES")
 
 
 def add_arguments(q: argparse.ArgumentParser) -> None:
     """Options of the benchmark."""
     q.add_argument("--fixtures", type=Path, default=_DEFAULT_FIXTURES,
-                   help="folder with h36m/ and mpi_inf_3dhp/ fixtures")
+                   help="folder with h36m/ and mpi_inf_3dhp/ fixtures (default: "
+                   "$LIFTBENCH_FIXTURES; skipped when unset or absent)")
     q.add_argument("--transforms", type=int, default=20,
                    help="random similarity transforms for the Humans7.1M check (default 20)")
 
@@ -104,7 +108,7 @@ def _humans71m(n: int) -> dict:
 def run(args: argparse.Namespace) -> dict:
     """Measure and print the figures (module docstring)."""
     out: dict = {}
-    if args.fixtures.is_dir():
+    if args.fixtures is not None and Path(args.fixtures).is_dir():
         out["fixtures"] = _fixture_errors(args.fixtures)
         for name, r in out["fixtures"].items():
             print(f"{name}: {r['frames']} frames, reprojection max {r['max_px']:.3g} px, "

@@ -8,7 +8,7 @@ Three implementations of the same number (per-frame similarity Procrustes, mean 
 - a batched `np.linalg.svd` over chunks of frames (all vectorised numpy; the chunk size that
   was fastest on the project's CPU, so the comparison does not flatter ours).
 
-Targets (issue 2): ours ≥ 10× the loop and ≥ 2× the batched SVD; all three agree to 1e-6 mm.
+Targets: ours ≥ 10× the loop and ≥ 2× the batched SVD; all three agree to 1e-6 mm.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ TARGET_VS_BATCHED = 2.0
 AGREEMENT_MM = 1e-6
 BATCHED_CHUNK = 8192
 
-# A standing H36M-17 pose in mm (root at the origin, y up), order as in DESIGN.md.
+# A standing H36M-17 pose in mm (root at the origin, y up), order as in README "Conventions".
 _TEMPLATE_MM = np.array([
     [0, 0, 0], [-130, 0, 0], [-130, -450, 20], [-130, -890, 0], [130, 0, 0], [130, -450, 20],
     [130, -890, 0], [0, 230, 0], [0, 480, 10], [0, 560, 60], [0, 680, 0], [170, 430, 0],

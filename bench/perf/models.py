@@ -7,14 +7,14 @@ the official code (another machine, another day) are printed in a separate table
 such, and no ratio is computed from them.
 
 Every (model, mode) measurement runs in a fresh subprocess: in one long-lived process the
-allocator state of earlier runs made fwd+bwd timings vary up to 3× (MODELS.md §0.2). The child
+allocator state of earlier runs made fwd+bwd timings vary up to 3×. The child
 reports the median of `--repeats` timed runs after `--warmup` untimed ones, and its peak RSS
 (`ru_maxrss`, which includes the Python + torch baseline, as in the official figures).
 
-Protocol (MODELS.md §0.2): input `torch.randn(B, T, 17, 3)`; "fwd" is `eval()` + `no_grad`;
-"fwd+bwd" is `train()`, forward, `out.square().mean().backward()`, `zero_grad` outside the timed
-region. FLOPs come from `FlopCounterMode` on one forward at B = 1 with SDPA forced to its MATH
-backend (so the attention matmuls are counted, as in the official eager attention); fwd+bwd is
+Protocol (the official figures' too): input `torch.randn(B, T, 17, 3)`; "fwd" is `eval()` +
+`no_grad`; "fwd+bwd" is `train()`, forward, `out.square().mean().backward()`, `zero_grad` outside
+the timed region. FLOPs come from `FlopCounterMode` on one forward at B = 1 with SDPA forced to its
+MATH backend (so the attention matmuls are counted, as in the official eager attention); fwd+bwd is
 counted as 3× forward.
 """
 
@@ -36,10 +36,10 @@ from torch.utils.flop_counter import FlopCounterMode
 NAME = "models"
 HELP = "lifter fwd / fwd+bwd latency, throughput, peak RSS and GFLOP/s vs the official code"
 
-# fp32 matmul roofline of the project's 2-core CPU (issue [3/8]), GFLOP/s.
+# fp32 matmul roofline of the project's 2-core CPU, GFLOP/s.
 ROOFLINE_GFLOPS = 186.0
 
-# Official implementations on the same 2-core machine kind: `shared/specs/MODELS.md` §0.2
+# Official implementations on the same 2-core machine kind, measured once
 # (median ms of runs 1 and 2; peak RSS MB of run 1 for fwd / fwd+bwd). Key: (model, B, T).
 OFFICIAL: dict[tuple[str, int, int], dict[str, tuple[float, ...]]] = {
     ("motionagformer_xs", 1, 27): {"fwd": (32, 40), "fwdbwd": (110, 114), "rss": (757, 899)},
@@ -59,7 +59,7 @@ OFFICIAL: dict[tuple[str, int, int], dict[str, tuple[float, ...]]] = {
     ("motionbert", 1, 243): {"fwd": (2148,), "fwdbwd": (6260,), "rss": (961, 3923)},
     ("motionbert", 8, 243): {"fwd": (25179,), "fwdbwd": (), "rss": (1853,)},
 }
-OFFICIAL_SOURCE = "shared/specs/MODELS.md §0.2 (official code, 2-vCPU EPYC, torch 2.14.1, fp32)"
+OFFICIAL_SOURCE = "official code, 2-vCPU EPYC, torch 2.14.1, fp32"
 
 DEFAULT_MODELS = ("motionagformer_b", "kasportsformer", "motionbert")
 LONG_MODELS = ("motionagformer_b", "motionbert")

@@ -7,7 +7,8 @@ millimetres (`val/…`, `test/…`) with per-action breakdowns.
 Evaluation protocol (MotionBERT / MotionAGFormer / KASportsFormer): prediction and target are
 made root-relative, multiplied by the clip's per-frame 2.5D `factor` (mm per normalised unit) and
 compared; so a perfect prediction scores exactly 0 (comparing with the true camera-frame
-millimetres instead would add the weak-perspective error of the 2.5D convention, DESIGN.md).
+millimetres instead would add the weak-perspective error of the 2.5D convention; README
+"Conventions").
 """
 
 from __future__ import annotations

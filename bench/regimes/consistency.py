@@ -1,7 +1,7 @@
 """Reprojection + multi-view consistency regime (Ingwersen et al.), `regime=consistency`.
 
 Multi-view batches `(B, V, T, J, 3)` go through one shared lifter (views folded into the batch,
-independent forward passes). Losses (`shared/specs/REGIMES.md` §2):
+independent forward passes). Losses (Ingwersen et al. and their official code):
 
 - L_2D (`losses.reprojection.loss_2d_weighted`): the x, y of the root-relative prediction
   against the root-relative observed 2D (the `input`), confidence-weighted — no 3D labels;

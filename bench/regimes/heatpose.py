@@ -1,4 +1,4 @@
-"""The HeatPose regime (SoloPose, papers/004 §4.2): a volumetric head trained with cross-entropy.
+"""The HeatPose regime (SoloPose, Jeong et al. §4.2): a volumetric head trained with cross-entropy.
 
 Any lifter with `forward_features` `(B, T, J, C)` feeds a `HeatPoseHead`; the loss is the
 cross-entropy between the head's per-joint distributions and the GMM target built from the 3D
@@ -7,7 +7,7 @@ soft-argmax by default) and goes through the base regime's metrics and flip test
 augmentation unchanged. `model.head=heatpose` selects this regime for a supervised run.
 
 Note: the released SoloPose training regresses coordinates with MSE and never uses HeatPose
-(specs/REGIMES.md §4.1); this regime implements the paper's description instead.
+(official SoloPose code); this regime implements the paper's description instead.
 """
 
 from __future__ import annotations

@@ -24,7 +24,7 @@ similarity alignment, relative to the rig size). Row `k` is measured with the mo
 iteration `k`; a last row (k = K) with the final model is added when training ends. They are
 logged as `pseudolabel/<metric>` and stored in the run record as `iter<k>/<metric>`.
 
-Deviations from the official code (specs/REGIMES.md §1.10): the model carried into the next
+Deviations from the official code (also in the README): the model carried into the next
 iteration is the last epoch's (the official runner picks the best epoch against held-out
 pseudo-labels); labels are 2.5D rather than in calibration units (see `bench/pseudolabels.py`).
 """

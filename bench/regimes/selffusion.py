@@ -6,7 +6,7 @@ the lifter predicts a canonical pose P_c and a camera rotation R_c: the CanonPos
 this regime adds a rotation head (a linear map of the joint-averaged features to an axis-angle);
 or any other lifter, beside which it trains a per-frame rotation MLP on the canonical 2D
 (`rot_width` hidden units; a deviation from CanonPose's shared trunk, so every lifter runs).
-Losses (`losses/canonical.py`, `shared/specs/REGIMES.md` §3): L_rep, L_view, L_cam (static rig),
+Losses (`losses/canonical.py`; Wandt et al., Kim et al.): L_rep, L_view, L_cam (static rig),
 then CVSF: the cross-view self-fusion module (`models.fusion.CrossViewFusion`) refines the
 low-confidence 2D joints, L_furep / L_fuview reproject onto the refined 2D, and the second
 lifting pass ("S2") on the refined 2D adds L_rep2 (its own reprojection onto the refined 2D),
@@ -238,7 +238,7 @@ class SelfFusionRegime(LiftingRegime):
             refined = refined.permute(order)
             # The refined joints are trusted at `refined_confidence` in the fusion losses: with
             # their (low) detector confidence they would barely enter them (the released code's
-            # choice is not recoverable, REGIMES.md §3.4).
+            # choice is not recoverable).
             rw = fw
             if self.refined_confidence is not None:
                 rw = torch.where(replaced.transpose(1, 2),

@@ -13,7 +13,7 @@ class SupervisedRegime(LiftingRegime):
 
     Loss weights (`regime.loss`): `w_pos` (MPJPE, 1), `w_scale` (N-MPJPE, 0.5), `w_vel`
     (velocity, 20), optional `w_limb_var`, `w_limb_gt` (0) — MotionBERT / MotionAGFormer /
-    KASportsFormer as configured in their repositories (specs/MODELS.md §4.7).
+    KASportsFormer as configured in their repositories.
     """
 
     regime_name = "supervised"

@@ -1,4 +1,4 @@
-"""AIST++ reader (DATASETS.md §8): the `aist_plusplus_final/` annotation tree.
+"""AIST++ reader (Li et al., ICCV 2021): the `aist_plusplus_final/` annotation tree.
 
 ```
 keypoints3d/<seq>.pkl   {"keypoints3d", "keypoints3d_optim"}: (N, 17, 3) COCO-17, cm, world y-up

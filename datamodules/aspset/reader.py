@@ -1,4 +1,4 @@
-"""ASPset-510 reader (DATASETS.md §4): the official release tree.
+"""ASPset-510 reader (Nibali et al., IVC 2021): the official release tree.
 
 ```
 <root>/splits.csv                                      subject,clip,split,camera (no header)

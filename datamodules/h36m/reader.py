@@ -1,6 +1,6 @@
 """Human3.6M readers: VideoPose3D npz, MotionBERT-style pkl and mmpose body3d npz.
 
-Formats (specs/DATASETS.md §2, §6):
+Formats:
 
 - VideoPose3D `data_3d_h36m.npz` (`positions_3d[S][action]` `(T, 32, 3)` world metres) with
   optional `data_2d_h36m_<det>.npz` (`positions_2d[S][action][cam]` `(T_c, 17, 2)` px) and the
@@ -39,7 +39,8 @@ from geometry.skeletons import convert
 FPS = 50.0
 CAMERA_IDS = ("54138969", "55011271", "58860488", "60457274")
 # Image (W, H) and pinhole intrinsics (fx, fy, cx, cy) of the four cameras (dataset constants,
-# identical for every subject; DATASETS.md §6.4) — used where a file names only the camera.
+# identical for every subject; VideoPose3D `common/h36m_dataset.py`) — used where a file names
+# only the camera.
 INTRINSICS = {
     "54138969": ((1000, 1002), (1145.0494384765625, 1143.7811279296875, 512.54150390625,
                                 515.4514770507812)),
@@ -52,7 +53,7 @@ INTRINSICS = {
 }
 # VideoPose3D keeps these 17 of the 32 mocap joints (H36M-17 order).
 KEEP_32 = [0, 1, 2, 3, 6, 7, 8, 12, 13, 14, 15, 17, 18, 19, 25, 26, 27]
-# LCN / MotionBERT action ids 2..16 (DATASETS.md §6.5).
+# LCN / MotionBERT action ids 2..16.
 MB_ACTIONS = ("Directions", "Discussion", "Eating", "Greeting", "Phoning", "Posing",
               "Purchases", "Sitting", "SittingDown", "Smoking", "TakingPhoto", "Waiting",
               "Walking", "WalkingDog", "WalkTogether")
@@ -251,7 +252,7 @@ def _mb_source(source: str, path: Path) -> tuple[str, str, str, int]:
 def read_motionbert_pkl(
     path: str | Path, source_2d: str = "gt", skip_blocklist: bool = True
 ) -> Iterator[SequenceRecord]:
-    """Single-view records from a MotionBERT-format H36M pkl (DATASETS.md §2, §6.5).
+    """Single-view records from a MotionBERT-format H36M pkl (`h36m_sh_conf_cam_source_final.pkl`).
 
     Args:
         path: e.g. `h36m_sh_conf_cam_source_final.pkl`.

@@ -1,4 +1,4 @@
-"""MADS multi-view reader (DATASETS.md §9): `multi_view_data/<Action>/`.
+"""MADS multi-view reader (Zhang et al., IVC 2017): `multi_view_data/<Action>/`.
 
 ```
 <Action>_<Seq>_GT.mat      GTpose2: (1, T) cell of (J, 3) world joints, mm; J = 19 (or 15);

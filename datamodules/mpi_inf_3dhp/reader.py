@@ -1,4 +1,4 @@
-"""MPI-INF-3DHP readers: the raw training/test release and mmpose's npz (DATASETS.md §7).
+"""MPI-INF-3DHP readers: the raw training/test release and mmpose's npz.
 
 - Training set `S{1..8}/Seq{1,2}/annot.mat` (MATLAB v5: `annot2`, `annot3` cells of 14
   cameras, rows = frames, 28 joints, camera-frame mm) + `camera.calibration` (Skeletool text:
@@ -49,7 +49,7 @@ def _test_camera(sensor: tuple[float, float], f_mm: float, size: tuple[int, int]
                      [0, fx * aspect, size[1] / 2 + offset_mm[1] * sy], [0, 0, 1]])
 
 
-# Test-set cameras (PosePile's reconstruction, DATASETS.md §7.5): (K, image (W, H), dist).
+# Test-set cameras (PosePile's reconstruction): (K, image (W, H), dist).
 _STUDIO = (_test_camera((10, 10), 7.32506, (2048, 2048), 1.00044, (-0.0322884, 0.0929296)),
            (2048, 2048), np.zeros(5))
 _OUTDOOR = (_test_camera((10, 5.625), 8.770747185, (1920, 1080), 0.993236423,

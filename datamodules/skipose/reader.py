@@ -1,4 +1,4 @@
-"""SkiPose reader (DATASETS.md §10): `<root>/{train,test}/labels.h5` (needs `h5py`).
+"""SkiPose reader (Rhodin et al., CVPR 2018): `<root>/{train,test}/labels.h5` (needs `h5py`).
 
 One row per (sequence, camera, frame) image: `seq, cam, frame, subj`, `3D (N, 51)` root-relative
 joints in metres, `2D (N, 34)` in [0, 1] of the 256-px crop, `cam_intrinsic (N, 9)` of the

@@ -12,7 +12,7 @@ from datamodules.records import SequenceRecord
 from datamodules.registry import register_datamodule
 from datamodules.sportspose.reader import FPS, VIEWS, list_takes, read_sportspose
 
-# KASportsFormer's image sizes per `camera_name` (DATASETS.md §2.2).
+# KASportsFormer's image sizes per `camera_name` (its official preprocessing).
 KAS_SIZES = {"indoors": (1216, 1936), "outdoors": (1312, 1216)}
 
 
@@ -23,8 +23,8 @@ class SportsPoseDataModule(RealDataModule):
     Splits by name (subject ids as in the release, S00-S23; the papers number subjects
     differently and their mapping to the release ids is not published, so these lists take the
     papers' numbers as release ids — pass `subjects=` for another reading):
-    `ingwersen` (papers/001: val S04 S07 S09 S14 S22, test S06 S12 S19) and `kasportsformer`
-    (papers/002: test S02 S04 S07 S10 S16 S21 S22).
+    `ingwersen` (Ingwersen et al.: val S04 S07 S09 S14 S22, test S06 S12 S19) and `kasportsformer`
+    (Yin et al.: test S02 S04 S07 S10 S16 S21 S22).
 
     Args:
         root: the `SportsPose/` folder (holding `data/`), or a KASportsFormer MotionBERT-format

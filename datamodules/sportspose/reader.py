@@ -1,4 +1,4 @@
-"""SportsPose reader (DATASETS.md §3): the official release's `data/` tree.
+"""SportsPose reader (Ingwersen et al., CVPRW 2023): the official release's `data/` tree.
 
 ```
 <root>/data/<indoors|outdoors>/S<nn>/calib.pkl

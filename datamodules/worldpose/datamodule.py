@@ -12,7 +12,7 @@ from datamodules.records import SequenceRecord
 from datamodules.registry import register_datamodule
 from datamodules.worldpose.reader import FPS, IMAGE_SIZE, list_sequences, read_worldpose
 
-# KASportsFormer's test games (DATASETS.md §5.4) and the release's evaluation clips (§5.3).
+# KASportsFormer's test games (its WorldPose preprocessing) and the release's evaluation clips.
 KAS_TEST = [
     "ARG_CRO_221657", "ARG_CRO_222132", "ARG_CRO_223805", "ARG_CRO_235121", "ARG_FRA_180702",
     "ARG_FRA_183429", "ARG_FRA_193158", "BRA_KOR_221807", "BRA_KOR_232126", "BRA_KOR_224459",

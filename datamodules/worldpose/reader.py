@@ -1,4 +1,4 @@
-"""WorldPose reader (DATASETS.md §5): `cameras/<SEQ>.npz` + `poses/<SEQ>.npz` + an SMPL model.
+"""WorldPose reader (Jiang et al., ECCV 2024): `cameras/<SEQ>.npz` + `poses/<SEQ>.npz` + SMPL.
 
 - `cameras/<SEQ>.npz`: per frame `K (T, 3, 3)`, `R (T, 3, 3)`, `t (T, 3)` (world→camera, m),
   `k (T, 5)` (k1, k2, p1, p2, k3) of the moving broadcast camera; images 1920×1080, 50 fps.

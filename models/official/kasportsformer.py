@@ -46,7 +46,7 @@ OFFICIAL_LIMB = "bone_refusion.mlp_layers"
 LIFTBENCH_LIMB = "limb_fusion"
 _PACKED = ("weight1", "bias1", "weight2", "bias2")
 
-# `configs/*.yaml` model section (identical in all four; MODELS.md §2.1).
+# `configs/*.yaml` model section (identical in all four).
 PAPER_CONFIG: dict[str, Any] = {
     "n_layers": 26, "dim_feat": 128, "n_frames": 27, **COMMON_CONFIG, "neighbour_num": 4,
 }  # fmt: skip

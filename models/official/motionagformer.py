@@ -24,7 +24,7 @@ TO_LIFTBENCH = ((r"^rep_logit\.fc\.", "rep_logit."),)
 TO_OFFICIAL = ((r"^rep_logit\.", "rep_logit.fc."),)
 
 # The arguments `utils/learning.py::load_model` passes, with the values every released
-# `configs/h36m/*.yaml` shares (MODELS.md §1.1). KASportsFormer's builder passes the same set.
+# `configs/h36m/*.yaml` shares. KASportsFormer's builder passes the same set.
 COMMON_CONFIG: dict[str, Any] = {
     "dim_in": 3, "dim_rep": 512, "dim_out": 3, "mlp_ratio": 4, "act_layer": "gelu",
     "attn_drop": 0.0, "drop": 0.0, "drop_path": 0.0, "use_layer_scale": True,

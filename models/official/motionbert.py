@@ -19,7 +19,7 @@ from models.official.family import (
     warn_dropout,
 )
 
-# `lib/utils/learning.py::load_backbone` with `configs/pose3d/MB_ft_h36m.yaml` (MODELS.md §3.1),
+# `lib/utils/learning.py::load_backbone` with `configs/pose3d/MB_ft_h36m.yaml`,
 # plus the constructor defaults it does not pass.
 PAPER_CONFIG: dict[str, Any] = {
     "dim_in": 3, "dim_out": 3, "dim_feat": 512, "dim_rep": 512, "depth": 5, "num_heads": 8,

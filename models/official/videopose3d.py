@@ -17,7 +17,7 @@ from typing import Any
 from models.official.family import OfficialFamily, StateDict, check_known, require
 
 # `TemporalModel(num_joints_in, in_features, num_joints_out, filter_widths, causal, dropout,
-# channels, dense)` as `run.py` builds it for Human3.6M (MODELS.md §5).
+# channels, dense)` as `run.py` builds it for Human3.6M.
 COMMON_CONFIG: dict[str, Any] = {
     "num_joints_in": 17, "in_features": 2, "num_joints_out": 17, "causal": False,
     "dropout": 0.25, "channels": 1024, "dense": False,
