@@ -26,7 +26,6 @@ from omegaconf import DictConfig, OmegaConf
 
 from bench.checkpoints import (
     load_lifter_weights,
-    load_normalizer,
     load_regime_extras,
     read_checkpoint,
 )
@@ -184,18 +183,15 @@ def training_arrays(dm: Any, max_batches: int = 2000) -> tuple[np.ndarray, np.nd
     return x.reshape((-1,) + x.shape[-3:]), y.reshape((-1,) + y.shape[-3:])
 
 
-def prepare_normalizer(cfg: DictConfig, dm: Any, module: Any, init: dict | None) -> None:
-    """Give a standardising regime its statistics: from `init_from`, else the training set.
+def prepare_normalizer(cfg: DictConfig, dm: Any, module: Any) -> None:
+    """Give a standardising regime its statistics, unless it has them already.
 
-    An adaptation regime (no 3D labels) started without a pre-trained checkpoint that carries
-    statistics gets input statistics only (the 2D is observed; the targets' 3D must not be read):
-    its outputs stay in 2.5D units, with a warning.
+    Statistics arrive with `init_from` (`load_regime_extras` loads the `normalizer.*` buffers) or,
+    for a resumed run, with its checkpoint; otherwise they are fitted on the training set. An
+    adaptation regime (no 3D labels) gets input statistics only (the 2D is observed; the targets'
+    3D must not be read): its outputs stay in 2.5D units, with a warning.
     """
-    if module.normalizer is None or cfg.ckpt_path:  # a resumed run restores its statistics
-        return
-    saved = load_normalizer(init) if init is not None else None
-    if saved is not None:
-        module.normalizer.load_state_dict(saved.state_dict())
+    if module.normalizer is None or module.normalizer.is_fitted or cfg.ckpt_path:
         return
     inputs, targets = training_arrays(dm)
     if not module.uses_3d_labels:
@@ -215,7 +211,7 @@ def build_trainer(cfg: DictConfig, run_dir: Path, callbacks: list[Callback],
     configure_threads(cpu_processes_per_node(t.accelerator, t.devices))
     from lightning.pytorch.callbacks import TQDMProgressBar
 
-    # redraw the bar every 10 steps: at ~100 steps/s a per-step redraw costs ~5% of the step
+    # redraw the bar every 10 steps, not every step (a per-step cost for tiny lifters)
     callbacks = [*callbacks, TQDMProgressBar(refresh_rate=10)]
     return L.Trainer(
         accelerator=t.accelerator, devices=t.devices, num_nodes=t.num_nodes, strategy=t.strategy,
@@ -249,13 +245,12 @@ def run_fit(cfg: DictConfig) -> Path | None:
     dm.prepare_data()
     dm.setup("fit")
     module = build_module(cfg, dm)
-    init = None
     if cfg.get("init_from") and not cfg.ckpt_path:
         # weights only (a resumed run restores everything from ckpt_path instead)
         init = read_checkpoint(cfg.init_from)
         load_lifter_weights(module.lifter, init, expected_name=cfg.model.name)
         load_regime_extras(module, init)
-    prepare_normalizer(cfg, dm, module, init)
+    prepare_normalizer(cfg, dm, module)
     logger = build_logger(cfg, run_dir, run_id, state.get("wandb_id"))
     every = cfg.trainer.get("ckpt_every_n_steps") or None
     ckpt = ModelCheckpoint(

@@ -21,16 +21,21 @@ from models.registry import register_lifter
 ROOT = 0
 
 
-class MeanPose(Lifter):
-    """`(B, T, J, 3)` → zeros `(B, T, J, 3)` in z-units (the mean pose once un-normalised)."""
+class _TrivialBaseline(Lifter):
+    """A parameter-free lifter: nothing to train (`trainable = False`)."""
 
     uses_confidence = False
-    standardize = True
     trainable = False
 
     def __init__(self, num_joints: int = 17) -> None:
         super().__init__()
         self.num_joints = num_joints
+
+
+class MeanPose(_TrivialBaseline):
+    """`(B, T, J, 3)` → zeros `(B, T, J, 3)` in z-units (the mean pose once un-normalised)."""
+
+    standardize = True
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Zeros shaped like `x` (`(B, T, J, 3)`)."""
@@ -38,16 +43,10 @@ class MeanPose(Lifter):
         return torch.zeros_like(x)
 
 
-class Copy2D(Lifter):
+class Copy2D(_TrivialBaseline):
     """`(B, T, J, 3)` → `(x − x_root, y − y_root, 0)`, root-relative 2.5D with zero depth."""
 
-    uses_confidence = False
     standardize = False
-    trainable = False
-
-    def __init__(self, num_joints: int = 17) -> None:
-        super().__init__()
-        self.num_joints = num_joints
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Root-centred x, y of `x` `(B, T, J, 3)` and a zero depth channel."""

@@ -127,7 +127,7 @@ def run(args: argparse.Namespace) -> dict:
                 print(f"{lifter}: no parameters to train (a trivial baseline), skipped")
                 rows[lifter] = {"skipped": True}
                 continue
-            prepare_normalizer(cfg, dm, base, None)
+            prepare_normalizer(cfg, dm, base)
             batches = _batches(dm, args.warmup + args.steps)
             fit, plain = [], []
             for r in range(args.repeats):

@@ -178,7 +178,7 @@ class LiftingRegime(L.LightningModule):
                                  dataloader_idx: int) -> Any:
         """Move a batch to `device`; on the CPU our batches are already there.
 
-        Lightning's generic recursive walk over the batch dict costs ~0.5 ms a step on a CPU.
+        Lightning's generic recursive walk over the batch dict is pure per-step overhead there.
         """
         if device.type == "cpu":
             return batch
@@ -215,9 +215,9 @@ class LiftingRegime(L.LightningModule):
     def log_train(self, terms: dict[str, torch.Tensor], batch_size: int) -> None:
         """Log `train/<term>` (0-dim tensors), only on the steps the logger writes.
 
-        Lightning's `self.log` costs ~0.5 ms a call on a CPU; a tiny lifter's whole step takes a
-        few ms, so logging five terms every step would cost it about half its throughput. The
-        values logged are those of every `trainer.log_every_n_steps`-th step (not averages).
+        Each Lightning `self.log` call costs a sizeable fraction of a tiny lifter's CPU step
+        (`liftbench perf train` measures the loop), so only every `trainer.log_every_n_steps`-th
+        step logs; the values are that step's (not averages).
         """
         trainer = self._trainer
         if trainer is not None and trainer.global_step % max(1, trainer.log_every_n_steps):

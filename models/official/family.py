@@ -21,6 +21,11 @@ def rename_key(key: str, rules: Rules) -> str:
     return key
 
 
+def same_keys(state: Mapping[str, torch.Tensor]) -> StateDict:
+    """The key map of a family whose official keys are liftbench's (a shallow copy)."""
+    return dict(state)
+
+
 def rename(state: Mapping[str, torch.Tensor], rules: Rules) -> StateDict:
     """`{rename_key(k): v}` for a whole state dict (order kept)."""
     return {rename_key(k, rules): v for k, v in state.items()}

@@ -13,9 +13,9 @@ from typing import Any
 
 from models.official.family import (
     OfficialFamily,
-    StateDict,
     check_known,
     require,
+    same_keys,
     warn_dropout,
 )
 
@@ -68,18 +68,14 @@ def lifter_kwargs(config: dict[str, Any]) -> dict[str, Any]:
     return {k: config[k] for k in keys}
 
 
-def _identity(state: StateDict) -> StateDict:
-    return dict(state)
-
-
 FAMILY = OfficialFamily(
     name="motionbert",
     repo="Walter0807/MotionBERT",
     lifters=("motionbert",),
     weights_keys=("model_pos", "model"),
     data_parallel=True,
-    to_liftbench=_identity,
-    to_official=_identity,
+    to_liftbench=same_keys,
+    to_official=same_keys,
     key_to_official=lambda key: key,
     paper_config=paper_config,
     lifter_kwargs=lifter_kwargs,

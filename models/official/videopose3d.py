@@ -14,7 +14,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from models.official.family import OfficialFamily, StateDict, check_known, require
+from models.official.family import OfficialFamily, check_known, require, same_keys
 
 # `TemporalModel(num_joints_in, in_features, num_joints_out, filter_widths, causal, dropout,
 # channels, dense)` as `run.py` builds it for Human3.6M.
@@ -47,18 +47,14 @@ def lifter_kwargs(config: dict[str, Any]) -> dict[str, Any]:
             "dropout": config["dropout"]}  # fmt: skip
 
 
-def _identity(state: StateDict) -> StateDict:
-    return dict(state)
-
-
 FAMILY = OfficialFamily(
     name="videopose3d",
     repo="facebookresearch/VideoPose3D",
     lifters=tuple(FILTER_WIDTHS),
     weights_keys=("model_pos",),
     data_parallel=False,
-    to_liftbench=_identity,
-    to_official=_identity,
+    to_liftbench=same_keys,
+    to_official=same_keys,
     key_to_official=lambda key: key,
     paper_config=paper_config,
     lifter_kwargs=lifter_kwargs,

@@ -112,30 +112,17 @@ def test_mean_pose_refuses_to_run_unstandardised():
 @pytest.mark.parametrize("name", ["simplebaseline", "videopose3d_27"])  # canonpose: slow
 def test_a_lifter_overfits_one_batch(cache, name):
     """One fixed batch, a few hundred steps: the training error must fall to near zero."""
+    from bench.perf.standardize import overfit_one_batch
     from bench.regimes.supervised import SupervisedRegime
 
     torch.manual_seed(0)
     dm = _datamodule(cache)
     batch = next(iter(dm.train_dataloader()))
-    regime = SupervisedRegime(name, size="tiny", frames=dm.frames,
-                              lifter_kwargs={"dropout": 0.0}, flip_tta=False,
-                              loss={"w_pos": 1.0, "w_scale": 0.0, "w_vel": 0.0},
-                              optim={"lr": 3e-3, "weight_decay": 0.0, "schedule": "constant"})
+    regime = SupervisedRegime(name, size="tiny", frames=dm.frames, flip_tta=False,
+                              lifter_kwargs={"dropout": 0.0})
     regime.fit_normalizer(dm.datasets["train"].arrays["input"],
                           dm.datasets["train"].arrays["target"])
-    opt = regime.configure_optimizers()
-    scale = batch["factor"][..., None, None]
-    regime.train()
-    for _ in range(400):
-        opt.zero_grad()
-        loss = (regime.lift(batch["input"]) - batch["target"]).norm(dim=-1).mean()
-        loss.backward()
-        opt.step()
-    regime.eval()  # BatchNorm in eval mode: the number a user would see
-    with torch.no_grad():
-        pred = regime.predict_pose(batch["input"])
-    target = batch["target"] - batch["target"][..., :1, :]
-    mpjpe = ((pred - target) * scale).norm(dim=-1).mean().item()
+    mpjpe = overfit_one_batch(regime, batch, steps=400, lr=3e-3)
     assert mpjpe < 10.0, f"{name} cannot overfit one batch: {mpjpe:.1f} mm"
 
 
