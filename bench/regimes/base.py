@@ -87,7 +87,6 @@ class LiftingRegime(L.LightningModule):
         lifter_kwargs: constructor overrides of the lifter.
         optim: optimiser and schedule settings (`bench/configs/regime/*.yaml`, key `optim`).
         loss: loss weights of the regime (key `loss`).
-        flip_augment: random horizontal flips of training clips (done by the DataModule; recorded).
         flip_tta: test-time flip averaging.
         action_names: names of the evaluation groups (per-action breakdown).
         joints_eval: joint indices that enter the metrics (default all).
@@ -111,7 +110,6 @@ class LiftingRegime(L.LightningModule):
         lifter_kwargs: dict[str, Any] | None = None,
         optim: dict[str, Any] | None = None,
         loss: dict[str, Any] | None = None,
-        flip_augment: bool = True,
         flip_tta: bool = True,
         action_names: list[str] | None = None,
         joints_eval: list[int] | None = None,

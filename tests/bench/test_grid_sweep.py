@@ -69,15 +69,48 @@ def test_random_expansion_types_ranges_and_seed():
     for t in sw.expand_sweep(sweep, count=50):
         assert 1e-4 <= t["regime.optim.lr"] <= 3e-3 and type(t["regime.optim.lr"]) is float
         assert t["regime.loss.w_vel"] % 5.0 == 0 and type(t["regime.loss.w_vel"]) is float
-        assert type(t["regime.flip_augment"]) is bool
+        assert type(t["data.kwargs.flip"]) is bool
         assert 3 <= t["trainer.max_epochs"] <= 6 and type(t["trainer.max_epochs"]) is int
     seen = []
     sw.run_cells(sw.sweep_cells(sweep, trials, "local-r"), runner=module_runner(seen),
                  progress=False)
     for trial, (cfg, module) in zip(trials, seen):
         assert module.optim_cfg["lr"] == trial["regime.optim.lr"]
-        assert cfg["regime"]["flip_augment"] is trial["regime.flip_augment"]
+        assert cfg["data"]["kwargs"]["flip"] is trial["data.kwargs.flip"]
         assert cfg["trainer"]["max_epochs"] == trial["trainer.max_epochs"]
+
+
+def test_a_sweep_over_data_flip_changes_the_training_data(tmp_path):
+    """The augmentation key is the DataModule's: flip=true trials serve mirrored clips."""
+    import torch
+
+    from bench.runner import build_datamodule
+    from datamodules.clips import flip_pose
+
+    sweep = {"method": "grid", "parameters": {"data.kwargs.flip": {"values": [False, True]}},
+             "command": ["liftbench", "fit", "${args_no_hyphens}"]}
+    fixed = ["data.kwargs.motions=[walk,run]", "data.kwargs.split=random",
+             "data.kwargs.subjects=2", "data.kwargs.cameras=1",
+             "data.kwargs.frames=27", "data.batch_size=16",
+             f"data.kwargs.cache_dir={tmp_path / 'cache'}"]
+    served = []
+
+    def run(cfg):
+        dm = build_datamodule(cfg)
+        dm.setup("fit")
+        served.append((dm.datasets["train"].flip, next(iter(dm.train_dataloader()))))
+
+    trials = sw.expand_sweep(sweep)
+    cells = sw.run_cells(sw.sweep_cells(sweep, trials, "local-f", fixed), runner=run,
+                         progress=False)
+    assert [c.status for c in cells] == ["ok", "ok"]
+    (plain_flag, plain), (flip_flag, flipped) = served
+    assert (plain_flag, flip_flag) == (False, True)
+    assert torch.equal(plain["index"], flipped["index"])  # the same clips, in the same order
+    same = (plain["input"] == flipped["input"]).flatten(1).all(1)
+    mirrored = (flip_pose(plain["input"]) == flipped["input"]).flatten(1).all(1)
+    assert bool((same | mirrored).all()) and 0 < int(mirrored.sum()) < len(same)
+    assert torch.equal(flip_pose(plain["target"])[mirrored], flipped["target"][mirrored])
 
 
 @pytest.mark.parametrize("value", [0.1, 1.0, 1e-5, 20, True, False, "adamw", -3.5])
@@ -273,7 +306,7 @@ def test_wandb_agent_command_line_reaches_the_config():
         args = create_sweep_command_args({"args": {k: {"value": v} for k, v in trial.items()}})
         cfg = to_container(compose([*fixed, *args["args_no_hyphens"]]))
         assert cfg["regime"]["optim"]["lr"] == pytest.approx(trial["regime.optim.lr"])
-        assert cfg["regime"]["flip_augment"] is trial["regime.flip_augment"]
+        assert cfg["data"]["kwargs"]["flip"] is trial["data.kwargs.flip"]
         assert cfg["trainer"]["max_epochs"] == trial["trainer.max_epochs"]
         assert type(cfg["regime"]["loss"]["w_vel"]) is float
 
