@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import pkgutil
 import sys
 from collections.abc import Sequence
+from pathlib import Path, PurePath
 
 from bench import __version__
 
@@ -63,6 +65,58 @@ def _pre_import(argv: Sequence[str]) -> None:
                 raise SystemExit(f"liftbench: --import {target!r} failed: {exc}") from exc
 
 
+def _command_name(args: argparse.Namespace) -> str:
+    action = getattr(args, "action", None)
+    return f"{args.command} {action}" if isinstance(action, str) else str(args.command)
+
+
+def _check_output(args: argparse.Namespace) -> None:
+    """Refuse an `--out` no file can be written under, before any work is done.
+
+    The nearest existing folder above `--out` must be a writable folder (commands create the
+    missing ones), so a typo or a read-only location fails at once, not after minutes of
+    computation.
+    """
+    out = getattr(args, "out", None)
+    if not isinstance(out, PurePath):
+        return
+    above = Path(out).absolute().parent
+    while not above.exists():
+        above = above.parent
+    if not above.is_dir():
+        raise NotADirectoryError(f"--out {out}: {above} is a file, not a folder")
+    if not os.access(above, os.W_OK | os.X_OK):
+        raise PermissionError(f"--out {out}: the folder {above} is not writable")
+
+
+def _input_path(exc: BaseException) -> Path | None:
+    """The existing file a failing reader was given: the innermost path-valued local."""
+    frames, tb = [], exc.__traceback__
+    while tb is not None:
+        frames.append(tb.tb_frame)
+        tb = tb.tb_next
+    for frame in reversed(frames):
+        for value in frame.f_locals.values():
+            if isinstance(value, PurePath) and Path(value).exists():
+                return Path(value)
+    return None
+
+
+def _user_message(exc: BaseException) -> str:
+    """One line for a user error; names the input file when the message does not."""
+    from datamodules.input_errors import one_line
+
+    text = one_line(exc.args[0] if isinstance(exc, KeyError) and exc.args else exc)
+    if isinstance(exc, (ValueError, FileNotFoundError, PermissionError, NotADirectoryError)) \
+            and type(exc).__name__ not in ("JSONDecodeError", "UnicodeDecodeError"):
+        return text
+    path = _input_path(exc)
+    detail = f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+    if path is None or str(path) in text:
+        return detail
+    return f"{path}: cannot read the file ({detail})"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `liftbench` console script; returns the process exit code."""
     argv = list(sys.argv[1:] if argv is None else argv)
@@ -72,18 +126,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not getattr(args, "func", None):
         parser.print_help()
         return 2 if args.command is None else 0
-    try:
-        return int(args.func(args) or 0)
-    except (ValueError, FileNotFoundError, KeyError) as exc:
-        # User errors end with one clear line, not a traceback (LIFTBENCH_DEBUG=1 shows it).
-        import os
+    from datamodules.input_errors import INPUT_ERRORS
 
+    try:
+        _check_output(args)
+        return int(args.func(args) or 0)
+    except INPUT_ERRORS as exc:
+        # User errors end with one clear line, not a traceback (LIFTBENCH_DEBUG=1 shows it).
         if os.environ.get("LIFTBENCH_DEBUG"):
             raise
-        msg = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
-        print(f"liftbench {args.command}: error: {msg}", file=sys.stderr)
+        print(f"liftbench {_command_name(args)}: error: {_user_message(exc)}", file=sys.stderr)
         return 2
-
 
 if __name__ == "__main__":
     raise SystemExit(main())

@@ -22,7 +22,11 @@ import numpy as np
 import torch
 
 from bench.checkpoints import load_lifter_weights, load_normalizer, read_checkpoint
+from bench.outputs import Staging, staged, with_extension
 from bench.regimes.base import build_lifter_for
+from datamodules.input_errors import read_json, reading
+from datamodules.keypoint_layouts import CANDIDATES, infer_layout
+from datamodules.scores import THRESHOLD, confidence_report, normalise_scores
 from geometry.cameras import normalize_screen
 from geometry.skeletons import convert, get_joint_set
 from models.flip import flip_average
@@ -45,30 +49,35 @@ def _as_views(kp: np.ndarray, argument: str) -> np.ndarray:
     return kp
 
 
+_OWN = "liftbench keypoints: .npz with 'pose2d' (or 'keypoints') + 'image_size', or JSON " \
+    "{'image_size': [W, H], 'keypoints': T x J x (2|3)}"
+
+
 def _is_own_format(path: Path) -> bool:
     """Whether `path` has liftbench's own npz (`pose2d` + `image_size`) or JSON layout."""
     if path.suffix == ".npz":
-        with np.load(path, allow_pickle=False) as f:
+        with reading(path, "a keypoint .npz"), np.load(path, allow_pickle=False) as f:
             return "image_size" in f.files and ("pose2d" in f.files or "keypoints" in f.files)
     if path.suffix == ".json":
-        try:
-            data = json.loads(path.read_text())
-        except json.JSONDecodeError as exc:
-            raise ValueError(f"{path}: not valid JSON ({exc})") from exc
+        data = read_json(path, "a keypoint JSON file")
         return isinstance(data, dict) and "keypoints" in data and "image_size" in data
     return False
 
 
 def load_keypoints(path: str | Path, joint_set: str | None = None,
-                   image_size: tuple[int, int] | None = None) -> dict[str, Any]:
+                   image_size: tuple[int, int] | None = None,
+                   video: str | None = None) -> dict[str, Any]:
     """Read a 2D keypoint file in liftbench's own npz/JSON layout or any detector format.
 
     Other formats go through `datamodules.keypoints.load_keypoints_file` (OpenPose,
-    COCO/MMPose/RTMLib, AlphaPose, Halpe, numpy arrays; `joint_set` and `image_size` where the
-    file does not say them).
+    COCO/MMPose/RTMLib, AlphaPose, Halpe, numpy arrays, VideoPose3D archives; `joint_set`,
+    `image_size` and `video` where the file does not say them). Scores are mapped to [0, 1]
+    (`datamodules.scores.normalise_scores`); a 17-point file without a stored `joint_set` is
+    checked against the data (`datamodules.keypoint_layouts`).
 
     Returns:
-        `{"keypoints": (V, T, J, 3) px + confidence, "image_size": (V, 2), "joint_set": str}`.
+        `{"keypoints": (V, T, J, 3) px + confidence, "image_size": (V, 2), "joint_set": str,
+        "score_scale": str}`.
     """
     path = Path(path)
     if not path.exists():
@@ -76,42 +85,42 @@ def load_keypoints(path: str | Path, joint_set: str | None = None,
     if path.is_dir() or not _is_own_format(path):
         from datamodules.keypoints import load_keypoints_file
 
-        return load_keypoints_file(path, joint_set=joint_set, image_size=image_size)
-    if path.suffix == ".npz":
-        with np.load(path, allow_pickle=False) as f:
-            key = "pose2d" if "pose2d" in f.files else "keypoints" if "keypoints" in f.files \
-                else None
-            if key is None or "image_size" not in f.files:
-                raise ValueError(
-                    f"{path}: an npz keypoint file needs 'pose2d' (or 'keypoints') and "
-                    f"'image_size'; it has {sorted(f.files)}"
-                )
-            kp, size = f[key], f["image_size"]
-            joint_set = str(f["joint_set"]) if "joint_set" in f.files else joint_set or "h36m17"
-        argument = f"{path.name}:{key}"
-    elif path.suffix == ".json":
-        data = json.loads(path.read_text())
-        if not isinstance(data, dict) or "keypoints" not in data or "image_size" not in data:
-            raise ValueError(f"{path}: a JSON keypoint file needs 'keypoints' and 'image_size'")
-        kp, size = np.asarray(data["keypoints"], dtype=np.float64), data["image_size"]
-        joint_set = data.get("joint_set", joint_set or "h36m17")
-        argument = f"{path.name}:keypoints"
-    kp = _as_views(kp, argument)
-    size = np.asarray(size, dtype=np.float64).reshape(-1, 2)
+        return load_keypoints_file(path, joint_set=joint_set, image_size=image_size,
+                                   video=video)
+    stored = None
+    with reading(path, _OWN):
+        if path.suffix == ".npz":
+            with np.load(path, allow_pickle=False) as f:
+                key = "pose2d" if "pose2d" in f.files else "keypoints"
+                kp, size = f[key], f["image_size"]
+                stored = str(f["joint_set"]) if "joint_set" in f.files else None
+            argument = f"{path.name}:{key}"
+        else:
+            data = read_json(path, _OWN)
+            kp, size = np.asarray(data["keypoints"], dtype=np.float64), data["image_size"]
+            stored = data.get("joint_set")
+            argument = f"{path.name}:keypoints"
+        kp = _as_views(kp, argument)
+        size = np.asarray(size, dtype=np.float64).reshape(-1, 2)
     if size.shape[0] == 1:
         size = np.repeat(size, kp.shape[0], 0)
-    if size.shape[0] != kp.shape[0] or (size <= 0).any():
+    if size.shape[0] != kp.shape[0] or not (size > 0).all():
         raise ValueError(
             f"{path}: image_size must be (2,) or (V, 2) positive (W, H) with V = {kp.shape[0]}, "
             f"got {size.tolist()}"
         )
-    js = get_joint_set(joint_set)
+    kp[..., 2], scale = normalise_scores(kp[..., 2], str(path))
+    name = stored or joint_set
+    if name is None and kp.shape[2] in CANDIDATES:
+        people = [kp[v, t] for v in range(kp.shape[0]) for t in range(kp.shape[1])]
+        name = infer_layout(people, kp.shape[2], str(path), THRESHOLD, default="h36m17")
+    js = get_joint_set(name or "h36m17")
     if kp.shape[2] != js.num_joints:
         raise ValueError(
             f"{argument}: {kp.shape[2]} joints per frame, but joint set {js.name!r} has "
             f"{js.num_joints} (set 'joint_set' in the file to the detector's order)"
         )
-    return {"keypoints": kp, "image_size": size, "joint_set": js.name}
+    return {"keypoints": kp, "image_size": size, "joint_set": js.name, "score_scale": scale}
 
 
 def fill_missing(kp: np.ndarray) -> np.ndarray:
@@ -127,6 +136,8 @@ def fill_missing(kp: np.ndarray) -> np.ndarray:
     bad = ~np.isfinite(kp[..., :2]).all(-1)
     if bad.all():
         raise ValueError("every keypoint of the sequence is missing (NaN): nothing to lift")
+    if not (np.nan_to_num(kp[..., 2], nan=0.0)[~bad] > 0).any():
+        raise ValueError("every keypoint of the sequence has confidence 0: nothing to lift")
     frames = np.arange(kp.shape[0])
     for j in range(kp.shape[1]):
         ok = ~bad[:, j]
@@ -213,43 +224,74 @@ def lift_sequence(lifter: torch.nn.Module, x: np.ndarray, flip: bool = True,
 def predict_file(ckpt_path: str | Path, keypoints_path: str | Path, flip: bool | None = None,
                  joint_set: str | None = None,
                  image_size: tuple[int, int] | None = None, model: str | None = None,
-                 config: str | Path | None = None) -> dict[str, Any]:
+                 config: str | Path | None = None, video: str | None = None) -> dict[str, Any]:
     """Checkpoint + 2D file → `{"pose3d": (V, T, 17, 3) 2.5D, "pose2d": (V, T, 17, 3) px, …}`.
 
-    `model` / `config` name the lifter of an official checkpoint (see
-    `load_lifter_from_checkpoint`).
+    The keypoints are read (and checked) before the checkpoint is loaded. `model` / `config`
+    name the lifter of an official checkpoint (see `load_lifter_from_checkpoint`); `video`
+    picks one video of a VideoPose3D archive. `result["confidence"]` reports the file's score
+    scale and how many lifter-input joints are at or below the detection threshold
+    (`datamodules.scores.confidence_report`).
     """
-    lifter, hp = load_lifter_from_checkpoint(ckpt_path, model=model, config=config)
-    data = load_keypoints(keypoints_path, joint_set=joint_set, image_size=image_size)
+    data = load_keypoints(keypoints_path, joint_set=joint_set, image_size=image_size,
+                          video=video)
     kp = data["keypoints"]
     if data["joint_set"] != "h36m17":
         kp = convert(kp, data["joint_set"], "h36m17", has_confidence=True)
+    filled_views = []
+    for v in range(kp.shape[0]):
+        try:
+            filled_views.append(fill_missing(kp[v]))
+        except ValueError as exc:
+            raise ValueError(f"{keypoints_path}: {exc}") from None
+    lifter, hp = load_lifter_from_checkpoint(ckpt_path, model=model, config=config)
     flip = bool(hp.get("flip_tta", True)) if flip is None else flip
     views, inputs = [], []
-    for v in range(kp.shape[0]):
-        filled = fill_missing(kp[v])
+    for v, filled in enumerate(filled_views):
         x = filled.copy()
         x[..., :2] = normalize_screen(filled[..., :2], data["image_size"][v])
         inputs.append(filled)
         views.append(lift_sequence(lifter, x, flip=flip))
+    pose2d = np.stack(inputs)
     return {
-        "pose3d": np.stack(views), "pose2d": np.stack(inputs), "image_size": data["image_size"],
+        "pose3d": np.stack(views), "pose2d": pose2d, "image_size": data["image_size"],
         "lifter": hp["lifter"], "flip_tta": flip,
         "units": "normalised 2.5D (root-relative, image-width units; README Conventions)",
+        "source_joint_set": data.get("source_joint_set", data["joint_set"]),
+        "confidence": confidence_report(pose2d[..., 2], data.get("score_scale", "")),
     }
 
 
-def save_prediction(result: dict[str, Any], out: str | Path) -> list[Path]:
-    """Write `<out>.npz` and `<out>.json` (the same 3D poses) and return their paths."""
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    stem = out.with_suffix("") if out.suffix in (".npz", ".json") else out
-    npz, js = stem.with_suffix(".npz"), stem.with_suffix(".json")
-    np.savez_compressed(npz, pose3d=result["pose3d"], pose2d=result["pose2d"],
-                        image_size=result["image_size"], lifter=result["lifter"],
-                        units=result["units"])
-    js.write_text(json.dumps({
-        "lifter": result["lifter"], "flip_tta": result["flip_tta"], "units": result["units"],
-        "joint_set": "h36m17", "pose3d": np.round(result["pose3d"], 6).tolist(),
-    }))
+def prediction_paths(out: str | Path) -> tuple[Path, Path]:
+    """`(<out>.npz, <out>.json)`.
+
+    An `.npz`/`.json` suffix of `out` is replaced, any other kept (`take.v1` → `take.v1.npz`).
+    """
+    return (with_extension(out, ".npz", (".npz", ".json")),
+            with_extension(out, ".json", (".npz", ".json")))
+
+
+def save_prediction(result: dict[str, Any], out: str | Path,
+                    staging: Staging | None = None) -> list[Path]:
+    """Write `<out>.npz` and `<out>.json` (the same 3D poses) and return their paths.
+
+    Both files are written to temporary names and renamed at the end (`bench.outputs.staged`;
+    pass `staging` to commit them together with other outputs), so a failure leaves neither.
+    The JSON also reports the input's confidence scale and how many joints were below the
+    detection threshold (`result["confidence"]`, when the reader measured it).
+    """
+    npz, js = prediction_paths(out)
+    with staged() as own:
+        stage = staging or own
+        np.savez_compressed(stage.path(npz), pose3d=result["pose3d"], pose2d=result["pose2d"],
+                            image_size=result["image_size"], lifter=result["lifter"],
+                            units=result["units"])
+        meta = {"lifter": result["lifter"], "flip_tta": result["flip_tta"],
+                "units": result["units"], "joint_set": "h36m17"}
+        if result.get("source_joint_set"):
+            meta["source_joint_set"] = result["source_joint_set"]
+        if result.get("confidence") is not None:
+            meta["confidence"] = result["confidence"]
+        meta["pose3d"] = np.round(result["pose3d"], 6).tolist()
+        stage.path(js).write_text(json.dumps(meta))
     return [npz, js]

@@ -18,6 +18,19 @@ def _color(child: int) -> str:
     return "tab:red" if child in _RIGHT else "tab:blue" if child in _LEFT else "black"
 
 
+def check_render_target(out: str | Path, every: int = 1) -> None:
+    """Fail early (before any lifting) on a render target that cannot be written.
+
+    Raises:
+        ValueError: `every < 1`, or an `.mp4` target without ffmpeg on PATH.
+    """
+    if every < 1:
+        raise ValueError(f"--every must be >= 1, got {every}")
+    if Path(out).suffix == ".mp4" and shutil.which("ffmpeg") is None:
+        raise ValueError(f"--render {out}: rendering MP4 needs ffmpeg on PATH; use a .gif or a "
+                         "PNG folder instead")
+
+
 def render_prediction(result: dict[str, Any], out: str | Path, view: int = 0, every: int = 1,
                       fps: float = 25.0) -> list[Path]:
     """Draw view `view` of a `bench.predict.predict_file` result.
@@ -43,10 +56,7 @@ def render_prediction(result: dict[str, Any], out: str | Path, view: int = 0, ev
     pose3d, pose2d = result["pose3d"], result["pose2d"]
     if not 0 <= view < pose3d.shape[0]:
         raise ValueError(f"view must be in [0, {pose3d.shape[0]}), got {view}")
-    if every < 1:
-        raise ValueError(f"every must be >= 1, got {every}")
-    if out.suffix == ".mp4" and shutil.which("ffmpeg") is None:
-        raise ValueError("rendering MP4 needs ffmpeg on PATH; use a .gif or a PNG folder instead")
+    check_render_target(out, every)
     w, h = result["image_size"][view]
     p3 = pose3d[view][:, :, [0, 2, 1]] * np.array([1.0, 1.0, -1.0])  # x, depth, up
     lim = np.abs(p3).max() * 1.05 + 1e-9

@@ -3,8 +3,8 @@
 Formats (`load_keypoints_file` detects them from the path and the JSON structure):
 
 - OpenPose: a folder of per-frame `*_keypoints.json` (or one such file), `people[i].
-  pose_keypoints_2d` = J×(x, y, c); BODY_25 by default, `joint_set="body25b"` for the
-  experimental BODY_25B model (both have 25 points, so the file cannot tell them apart).
+  pose_keypoints_2d` = J×(x, y, c); BODY_25 or the experimental BODY_25B model (same count,
+  told apart from the data).
 - COCO-style: `{"images": [{id, width, height, ...}], "annotations": [{image_id, keypoints,
   ...}]}` (a ground-truth file) or a COCO results list `[{image_id, keypoints, score}]`.
 - AlphaPose: a results list like COCO's with 17 (COCO) or 26 (Halpe-26) points, `idx` = track id.
@@ -14,21 +14,31 @@ Formats (`load_keypoints_file` detects them from the path and the JSON structure
 - numpy: `.npy` `(T, J, 2|3)` or `(T, P, J, 2|3)` (P persons per frame, NaN-padded, as RTMLib
   batches), or `.npz` with `keypoints`/`pose2d` (+ optional `scores`, `image_size`, `joint_set`).
 
-The joint set is inferred from the point count (17 → COCO-17 in detector formats, H36M-17 for
-numpy; 25 → BODY_25; 26 → Halpe-26; 133 → COCO-WholeBody and 136 → Halpe-136, whose body
-points are used); a file mixing counts is refused. When several people are
-detected, `pick_main_person` follows one person through the video (see there). Frames without
-a detection get confidence 0 and the nearest detected frame's coordinates.
+- VideoPose3D 2D archives: `.npz` with pickled `positions_2d` + `metadata`
+  (`videopose3d_2d.py`; read without running pickled code).
+
+Scores are mapped to [0, 1] with one rule per file (`scores.normalise_scores`: percentages,
+logits, visibility flags and uncalibrated tiny scores are recognised). The joint set comes
+from the point count (26 → Halpe-26; 133 → COCO-WholeBody and 136 → Halpe-136, whose body
+points are used); 17 points (COCO-17 or H36M-17) and 25 (BODY_25 or BODY_25B) are told apart
+from the data (`keypoint_layouts.py`), or by `joint_set`; a file mixing counts is refused, and
+so is a file in which no person has two points above the detection threshold. When several
+people are detected, `pick_main_person` follows one person through the video (see there).
+Frames without a detection get confidence 0 and the nearest detected frame's coordinates.
 """
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from datamodules.input_errors import read_json, reading
+from datamodules.keypoint_layouts import CANDIDATES, choices, infer_layout
+from datamodules.safe_pickle import load_npz
+from datamodules.scores import THRESHOLD, normalise_scores
+from datamodules.videopose3d_2d import read_videopose3d_2d
 from geometry.skeletons import convert, get_joint_set
 
 _BY_COUNT_DETECTOR = {17: "coco17", 25: "body25", 26: "halpe26"}
@@ -38,7 +48,14 @@ _WHOLE_BODY = {133: ("coco_wholebody", 17), 136: ("halpe136", 26)}
 Frames = list[list[np.ndarray]]  # per frame, per person: (J, 3) px + confidence
 
 
-def _joint_set_for(counts: set[int], path: Path, joint_set: str | None, numpy: bool) -> str:
+def _joint_set_for(frames: Frames, path: Path, joint_set: str | None,
+                   default: str | None) -> str:
+    """The file's joint set.
+
+    `joint_set` when given (checked against the count), else from the point count and, for
+    counts two orders share (17, 25), from the data (`keypoint_layouts.infer_layout`).
+    """
+    counts = {p.shape[0] for fr in frames for p in fr}
     if len(counts) > 1:
         raise ValueError(
             f"{path}: mixed joint sets, persons have {sorted(counts)} keypoints; one file must "
@@ -47,8 +64,6 @@ def _joint_set_for(counts: set[int], path: Path, joint_set: str | None, numpy: b
     if not counts:
         raise ValueError(f"{path}: no person detected in any frame")
     (count,) = counts
-    if count in _WHOLE_BODY and joint_set in (None, _WHOLE_BODY[count][0]):
-        return _WHOLE_BODY[count][0]
     if joint_set is not None:
         expected = get_joint_set(joint_set).num_joints
         if expected != count:
@@ -56,11 +71,14 @@ def _joint_set_for(counts: set[int], path: Path, joint_set: str | None, numpy: b
                 f"{path}: joint_set {joint_set!r} has {expected} joints, the file has {count}"
             )
         return joint_set
-    if numpy and count == 17:
-        return "h36m17"
+    if count in CANDIDATES:
+        people = [p for fr in frames for p in fr]
+        return infer_layout(people, count, str(path), THRESHOLD,
+                            default if default in CANDIDATES[count] else None)
     if count not in _BY_COUNT_DETECTOR:
         raise ValueError(
-            f"{path}: cannot infer the joint set of {count} keypoints per person; pass joint_set="
+            f"{path}: cannot infer the joint set of {count} keypoints per person; pass "
+            f"--joint-set (joint_set=) with one of: {', '.join(choices(count)) or 'none known'}"
         )
     return _BY_COUNT_DETECTOR[count]
 
@@ -77,13 +95,14 @@ def _flat_person(values: Any, path: Path, where: str) -> np.ndarray:
 def _read_openpose(files: list[Path]) -> Frames:
     frames: Frames = []
     for f in files:
-        data = _read_json(f)
+        data = read_json(f, "an OpenPose frame {'people': [{'pose_keypoints_2d': [...]}]}")
         if not isinstance(data, dict) or "people" not in data:
             raise ValueError(f"{f}: not an OpenPose frame (no 'people' list)")
-        frames.append([
-            _flat_person(p["pose_keypoints_2d"], f, "people[].pose_keypoints_2d")
-            for p in data["people"] if p.get("pose_keypoints_2d")
-        ])
+        with reading(f, "an OpenPose frame {'people': [{'pose_keypoints_2d': [...]}]}"):
+            frames.append([
+                _flat_person(p["pose_keypoints_2d"], f, "people[].pose_keypoints_2d")
+                for p in data["people"] if p.get("pose_keypoints_2d")
+            ])
     return frames
 
 
@@ -135,35 +154,34 @@ def _read_mmpose(frames_in: list[dict], path: Path) -> Frames:
     return frames
 
 
-def _read_json(path: Path) -> Any:
-    try:
-        return json.loads(path.read_text())
-    except json.JSONDecodeError as exc:
-        raise ValueError(f"{path}: not valid JSON ({exc})") from exc
-
-
-def _read_numpy(path: Path) -> tuple[np.ndarray, dict[str, Any]]:
+def _read_numpy(path: Path, video: str | None) -> tuple[np.ndarray, dict[str, Any]]:
     extra: dict[str, Any] = {}
-    if path.suffix == ".npy":
-        arr = np.load(path, allow_pickle=False)
-    else:
-        with np.load(path, allow_pickle=False) as f:
-            key = next((k for k in ("keypoints", "pose2d") if k in f.files), None)
+    expected = ("a numpy keypoint file: .npy (T, J, 2|3) / (T, P, J, 2|3), an .npz with "
+                "'keypoints' or 'pose2d', or VideoPose3D's 'positions_2d' + 'metadata'")
+    with reading(path, expected):
+        arrays = load_npz(path)
+        if path.suffix == ".npy":
+            arr = arrays["arr_0"]
+        elif "positions_2d" in arrays:
+            arr, extra = read_videopose3d_2d(arrays, path, video)
+        else:
+            key = next((k for k in ("keypoints", "pose2d") if k in arrays), None)
             if key is None:
-                raise ValueError(f"{path}: needs a 'keypoints' or 'pose2d' array, has {f.files}")
-            arr = f[key]
-            if "scores" in f.files:
-                arr = np.concatenate([arr[..., :2], f["scores"][..., None]], axis=-1)
+                raise ValueError(
+                    f"{path}: needs a 'keypoints' or 'pose2d' array, has {sorted(arrays)}")
+            arr = arrays[key]
+            if "scores" in arrays:
+                arr = np.concatenate([arr[..., :2], arrays["scores"][..., None]], axis=-1)
             for k in ("image_size", "joint_set"):
-                if k in f.files:
-                    extra[k] = f[k]
-    arr = np.asarray(arr, dtype=np.float64)
+                if k in arrays:
+                    extra[k] = arrays[k]
+        arr = np.asarray(arr, dtype=np.float64)
     if arr.ndim == 5 and arr.shape[0] == 1:  # a (V=1, T, J, C) file from `liftbench predict`
         arr = arr[0]
-    if arr.ndim not in (3, 4) or arr.shape[-1] not in (2, 3):
+    if arr.ndim not in (3, 4) or arr.shape[-1] not in (2, 3) or 0 in arr.shape:
         raise ValueError(
             f"{path}: keypoints must have shape (T, J, 2|3) or (T, P, J, 2|3) pixels "
-            f"(+ score), got {arr.shape}"
+            f"(+ score) with T, J >= 1, got {arr.shape}"
         )
     if arr.shape[-1] == 2:
         arr = np.concatenate([arr, np.ones(arr.shape[:-1] + (1,))], axis=-1)
@@ -260,6 +278,7 @@ def load_keypoints_file(
     joint_set: str | None = None,
     image_size: tuple[int, int] | None = None,
     to_h36m: bool = True,
+    video: str | None = None,
 ) -> dict[str, Any]:
     """Read a 2D keypoint file of any supported format (module docstring) as H36M-17.
 
@@ -269,65 +288,106 @@ def load_keypoints_file(
             `"coco17"` for a 17-point numpy file, ...); checked against the count when given.
         image_size: `(W, H)` pixels, required when the file does not store it.
         to_h36m: convert to H36M-17 (confidence averaged as MotionBERT's maps).
+        video: which video of a VideoPose3D file holding several (`positions_2d` keys).
 
     Returns:
-        `{"keypoints": (V, T, J, 3) px + confidence, "image_size": (V, 2) int, "joint_set":
-        "h36m17" (or the file's set when `to_h36m=False`), "source_joint_set": str}`; V = 1.
+        `{"keypoints": (V, T, J, 3) px + confidence in [0, 1], "image_size": (V, 2) int,
+        "joint_set": "h36m17" (or the file's set when `to_h36m=False`), "source_joint_set":
+        str, "score_scale": str (how the file's scores were read, `scores.normalise_scores`)}`;
+        V = 1.
 
     Raises:
-        FileNotFoundError: missing path. ValueError: unknown structure, bad shape, mixed joint
-        sets, no detections, or no image size — each naming the file.
+        FileNotFoundError: missing path. ValueError (`InputFileError` for unreadable files):
+        unknown structure, bad shape, mixed joint sets, a joint order the data cannot decide,
+        scores on no known scale, no detections, or no image size — each naming the file.
     """
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"2D keypoint file {path} not found")
-    tracks, stored_size, numpy_kind = None, None, False
+    tracks, stored_size, default = None, None, None
     if path.is_dir():
         files = sorted(path.glob("*.json"))
         if not files:
             raise ValueError(f"{path}: folder holds no OpenPose *.json frame files")
         frames = _read_openpose(files)
     elif path.suffix in (".npy", ".npz"):
-        arr, extra = _read_numpy(path)
-        numpy_kind = True
+        arr, extra = _read_numpy(path, video)
         joint_set = joint_set or (str(extra["joint_set"]) if "joint_set" in extra else None)
         if "image_size" in extra:
-            stored_size = tuple(np.asarray(extra["image_size"]).reshape(-1, 2)[0])
+            with reading(path, "image_size (W, H) pixels"):
+                stored_size = tuple(np.asarray(extra["image_size"]).reshape(-1, 2)[0])
         arr = arr[:, None] if arr.ndim == 3 else arr
         frames = [[p for p in fr if np.isfinite(p[:, :2]).any()] for fr in arr]
     elif path.suffix == ".json":
-        data = _read_json(path)
-        if isinstance(data, dict) and "people" in data:
-            frames = _read_openpose([path])
-        elif isinstance(data, dict) and "annotations" in data:
-            frames, stored_size = _read_coco(data, path)
-        elif isinstance(data, dict) and "instance_info" in data:
-            frames = _read_mmpose(data["instance_info"], path)
-        elif isinstance(data, dict) and "keypoints" in data:  # liftbench's own JSON
-            arr = np.asarray(data["keypoints"], dtype=np.float64)
-            return _finish(path, arr[None] if arr.ndim == 3 else arr,
-                           data.get("joint_set", "h36m17"), data.get("image_size"), to_h36m)
-        elif isinstance(data, list) and data and "instances" in data[0]:
-            frames = _read_mmpose(data, path)
-        elif isinstance(data, list) and data and "keypoint_scores" in data[0]:
-            frames = _read_mmpose([{"instances": data}], path)
-        elif isinstance(data, list) and data and "image_id" in data[0]:
-            frames, tracks = _read_results_list(data, path)
-        else:
-            raise ValueError(
-                f"{path}: unrecognised keypoint JSON (expected OpenPose, COCO, AlphaPose, "
-                "MMPose or liftbench structure)"
-            )
+        data = read_json(path, "a keypoint JSON (OpenPose, COCO, AlphaPose, MMPose or liftbench)")
+        with reading(path, "a keypoint JSON (OpenPose, COCO, AlphaPose, MMPose or liftbench)"):
+            if isinstance(data, dict) and "people" in data:
+                frames = _read_openpose([path])
+            elif isinstance(data, dict) and "annotations" in data:
+                frames, stored_size = _read_coco(data, path)
+                default = "coco17"
+            elif isinstance(data, dict) and "instance_info" in data:
+                frames = _read_mmpose(data["instance_info"], path)
+            elif isinstance(data, dict) and "keypoints" in data:  # liftbench's own JSON
+                arr = np.asarray(data["keypoints"], dtype=np.float64)
+                return _finish(path, arr[None] if arr.ndim == 3 else arr,
+                               data.get("joint_set", "h36m17"), data.get("image_size"),
+                               to_h36m)
+            elif isinstance(data, list) and data and "instances" in data[0]:
+                frames = _read_mmpose(data, path)
+            elif isinstance(data, list) and data and "keypoint_scores" in data[0]:
+                frames = _read_mmpose([{"instances": data}], path)
+            elif isinstance(data, list) and data and "image_id" in data[0]:
+                frames, tracks = _read_results_list(data, path)
+                default = "coco17"
+            else:
+                raise ValueError(
+                    f"{path}: unrecognised keypoint JSON (expected OpenPose, COCO, AlphaPose, "
+                    "MMPose or liftbench structure)"
+                )
     else:
-        raise ValueError(f"{path}: unsupported keypoint file type {path.suffix!r}")
+        raise ValueError(f"{path}: unsupported keypoint file type {path.suffix!r} (expected "
+                         ".npz, .npy, .json or a folder of OpenPose .json frames)")
+    if image_size is None and stored_size is None:
+        raise ValueError(f"{path}: the file stores no image size; pass image_size=(W, H) "
+                         "(--image-size W H)")
     counts = {p.shape[0] for fr in frames for p in fr}
-    src = _joint_set_for(counts, path, joint_set, numpy_kind)
-    if src in ("coco_wholebody", "halpe136"):
-        body = _WHOLE_BODY[133 if src == "coco_wholebody" else 136][1]
-        frames = [[p[:body] for p in fr] for fr in frames]
-        src = _BY_COUNT_DETECTOR[body]
-    kp = pick_main_person(frames, tracks)
-    return _finish(path, kp[None], src, image_size or stored_size, to_h36m)
+    whole = _WHOLE_BODY.get(next(iter(counts))) if len(counts) == 1 else None
+    if whole is not None and joint_set in (None, whole[0]):  # keep the body points only
+        frames = [[p[: whole[1]] for p in fr] for fr in frames]
+        joint_set = _BY_COUNT_DETECTOR[whole[1]]
+    frames, scale = _normalise_frames(frames, path)
+    src = _joint_set_for(frames, path, joint_set, default)
+    kp = pick_main_person(frames, tracks, min_conf=THRESHOLD)
+    if not (kp[..., 2] > 0).any():
+        raise ValueError(
+            f"{path}: no person with two or more keypoints scored above {THRESHOLD} in any "
+            f"frame (scores: {scale}); nothing to lift"
+        )
+    out = _finish(path, kp[None], src, image_size or stored_size, to_h36m)
+    out["score_scale"] = scale
+    return out
+
+
+def _normalise_frames(frames: Frames, path: Path) -> tuple[Frames, str]:
+    """Every person's scores mapped to [0, 1] with one rule for the file (`scores.py`)."""
+    people = [p for fr in frames for p in fr]
+    if not people:
+        return frames, "no detections"
+    sizes = [len(p) for p in people]
+    flat, scale = normalise_scores(np.concatenate([p[:, 2] for p in people]), str(path))
+    parts = np.split(flat, np.cumsum(sizes)[:-1])
+    out: Frames = []
+    k = 0
+    for fr in frames:
+        row = []
+        for p in fr:
+            q = p.copy()
+            q[:, 2] = parts[k]
+            k += 1
+            row.append(q)
+        out.append(row)
+    return out, scale
 
 
 def _finish(

@@ -25,11 +25,16 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
                    help="2D keypoints: .npz (as `data synth`) / .json, or OpenPose (file or "
                    "folder of frames), COCO/MMPose/RTMLib, AlphaPose, Halpe JSON, .npy arrays")
     p.add_argument("--joint-set", default=None,
-                   help="the file's skeleton when its point count does not say it (e.g. coco17)")
+                   help="the file's skeleton when the data cannot say it (e.g. coco17, h36m17, "
+                   "body25, body25b)")
+    p.add_argument("--video", default=None, metavar="NAME",
+                   help="the video of a VideoPose3D 2D archive that holds several "
+                   "(NAME#k: camera k)")
     p.add_argument("--image-size", type=int, nargs=2, metavar=("W", "H"), default=None,
                    help="image size in pixels when the file does not store it")
     p.add_argument("--out", type=Path, default=None,
-                   help="output stem (default: <keypoints stem>_3d beside the input)")
+                   help="output stem: writes STEM.npz and STEM.json (a .npz/.json suffix is "
+                   "replaced, any other kept; default: <keypoints stem>_3d beside the input)")
     p.add_argument("--no-flip", action="store_true", help="disable test-time flip averaging")
     p.add_argument("--render", type=Path, default=None, metavar="PATH",
                    help="also draw it: a .gif, .mp4 (needs ffmpeg) or a folder of PNG frames")
@@ -40,22 +45,37 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
 
 
 def _run(args: argparse.Namespace) -> int:
+    from bench.outputs import staged
     from bench.predict import predict_file, save_prediction
 
+    if args.render is not None:
+        from bench.render import check_render_target, render_prediction
+
+        check_render_target(args.render, args.every)  # before the lifting, not after it
     result = predict_file(args.checkpoint, args.keypoints, flip=False if args.no_flip else None,
                           joint_set=args.joint_set,
                           image_size=tuple(args.image_size) if args.image_size else None,
-                          model=args.model, config=args.config)
+                          model=args.model, config=args.config,
+                          video=args.video)
     out = args.out or args.keypoints.with_name(args.keypoints.stem + "_3d")
-    paths = save_prediction(result, out)
+    with staged() as stage:  # all outputs appear together, or none after an error
+        paths = save_prediction(result, out, stage)
+        if args.render is not None:
+            target = args.render
+            if target.suffix in (".gif", ".mp4"):
+                render_prediction(result, stage.path(target), view=args.view, every=args.every)
+            else:
+                folder = target.parent if target.suffix == ".png" else target
+                render_prediction(result, stage.folder(folder), view=args.view,
+                                  every=args.every)
+            paths.append(target)
     v, t = result["pose3d"].shape[:2]
     print(f"lifted {v} view(s) x {t} frames with {result['lifter']} "
           f"(flip TTA {'on' if result['flip_tta'] else 'off'})")
-    if args.render is not None:
-        from bench.render import render_prediction
-
-        drawn = render_prediction(result, args.render, view=args.view, every=args.every)
-        paths.append(drawn[0] if len(drawn) == 1 else args.render)
+    conf = result.get("confidence")
+    if conf:
+        print(f"confidence: {conf['scale']}; {conf['below_threshold']} of {conf['joints']} "
+              f"joints below {conf['threshold']}")
     for path in paths:
         print(f"wrote {path}")
     return 0
