@@ -203,8 +203,8 @@ def _stage_bars(frame: Any, out: Path) -> Path:
 
 def demo_frames(rows: Sequence[dict]) -> tuple[Any, Any]:
     """`(runs, groups)` frames of the demo's records, rows labelled by stage (not regime)."""
+    from leaderboard.frames import records_frames
     from leaderboard.records import read_record
-    from leaderboard.tables import records_frames
 
     records = [read_record(r["record"]) for r in rows]
     runs, groups = records_frames(records)

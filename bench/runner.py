@@ -94,30 +94,49 @@ class RecordWriter(Callback):
         """Build the record from the regime's `last_test_results` and write it atomically."""
         if trainer.global_rank != 0:
             return
-        results = pl_module.last_test_results
-        regime = self.cfg.regime
-        record = RunRecord(
-            run_id=self.run_id,
-            kind=self.kind,
-            created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
-            lifter={"name": self.cfg.model.name, "size": self.cfg.model.size,
-                    "params": sum(p.numel() for p in pl_module.lifter.parameters()),
-                    "kwargs": to_container(self.cfg)["model"]["kwargs"]},
-            regime={"name": regime.name, "loss_weights": to_container(self.cfg)["regime"]
-                    .get("loss", {})},
-            protocol=self.protocol,
-            metrics=results["overall"],
-            groups={"action": results["groups"]},
-            seed=int(self.cfg.seed),
-            git_commit=git_commit(),
-            config_hash=config_hash(self.cfg),
-            config=to_container(self.cfg),
-            wall_time_s=round(time.time() - self.started, 3),
-            hardware={**hardware(), "world_size": trainer.world_size,
-                      "precision": str(trainer.precision)},
-            sweep=to_container(self.cfg).get("sweep"),
-        )
+        record = make_record(self.cfg, self.run_id, self.kind, pl_module, self.protocol,
+                             pl_module.last_test_results, time.time() - self.started,
+                             {"world_size": trainer.world_size,
+                              "precision": str(trainer.precision)})
         write_record(record, self.cfg.results_dir)
+
+
+def make_record(cfg: DictConfig, run_id: str, kind: str, module: Any, protocol: dict[str, Any],
+                results: dict[str, Any], seconds: float,
+                trainer_info: dict[str, Any] | None = None) -> RunRecord:
+    """The run record of a finished run.
+
+    Args:
+        cfg: the run's config (stored whole; `config_hash` excludes seed and paths).
+        run_id: the record's id (its file name).
+        kind: `"fit"` or `"test"`.
+        module: the regime module (its lifter's parameter count is recorded).
+        protocol: `protocol_fields(cfg, dm, module)`.
+        results: the regime's `last_test_results` (`{"overall": {metric: value}, "groups":
+            {action: {metric: value}}}`, mm or %).
+        seconds: wall time of the run.
+        trainer_info: extra hardware facts (world size, precision).
+    """
+    container = to_container(cfg)
+    return RunRecord(
+        run_id=run_id,
+        kind=kind,
+        created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        lifter={"name": cfg.model.name, "size": cfg.model.size,
+                "params": sum(p.numel() for p in module.lifter.parameters()),
+                "kwargs": container["model"]["kwargs"]},
+        regime={"name": cfg.regime.name, "loss_weights": container["regime"].get("loss", {})},
+        protocol=protocol,
+        metrics=results["overall"],
+        groups={"action": results["groups"]},
+        seed=int(cfg.seed),
+        git_commit=git_commit(),
+        config_hash=config_hash(cfg),
+        config=container,
+        wall_time_s=round(seconds, 3),
+        hardware={**hardware(), **(trainer_info or {})},
+        sweep=container.get("sweep"),
+    )
 
 
 def build_datamodule(cfg: DictConfig) -> L.LightningDataModule:
@@ -138,8 +157,7 @@ def protocol_fields(cfg: DictConfig, dm: Any, module: Any) -> dict[str, Any]:
                  "frames": None, "stride": None}
     joints = module.joints_eval if module.joints_eval is not None else list(range(17))
     proto.update({"flip_tta": bool(module.flip_tta), "joints_evaluated": joints,
-                  "averaging": "frame", "units": "mm",
-                  "scale": "2.5D x factor (MotionBERT protocol)"})
+                  "averaging": "frame", "units": "mm", "scale": module.eval_scale})
     return proto
 
 

@@ -1,4 +1,4 @@
-"""Render a `LeaderboardTable` as markdown, LaTeX (booktabs), CSV or HTML.
+"""Render a `TableData` as markdown, LaTeX (booktabs), CSV or HTML.
 
 Every user-given string (lifter, regime, dataset names...) is escaped for the target format:
 HTML via `html.escape`, LaTeX special characters, markdown pipes. Best values are bold and
@@ -10,10 +10,8 @@ from __future__ import annotations
 import html
 import io
 import re
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
-    from leaderboard.tables import Cell, LeaderboardTable, TableRow
+from leaderboard.table_model import Cell, TableData, TableRow
 
 FORMATS = ("md", "latex", "csv", "html")
 _HEAD = ("lifter", "regime", "source", "n", "protocol")
@@ -26,7 +24,7 @@ _LATEX_SPECIAL = {
 _LATEX_RE = re.compile("|".join(re.escape(k) for k in _LATEX_SPECIAL))
 
 
-def render(table: LeaderboardTable, fmt: str) -> str:
+def render(table: TableData, fmt: str) -> str:
     """Render `table` in `fmt` (one of FORMATS)."""
     if fmt == "markdown":
         fmt = "md"
@@ -45,7 +43,7 @@ def _number(cell: Cell | None, digits: int) -> tuple[str, str]:
     return mean, ""
 
 
-def _header(table: LeaderboardTable, arrow: bool = True) -> list[str]:
+def _header(table: TableData, arrow: bool = True) -> list[str]:
     cols = []
     for label, up in zip(table.column_labels, table.higher_better):
         cols.append(f"{label} {'↑' if up else '↓'}" if arrow else label)
@@ -58,7 +56,7 @@ def _head_cells(row: TableRow) -> list[str]:
     return [row.lifter + row.note, row.regime, row.source, n, proto]
 
 
-def _caption(table: LeaderboardTable) -> str:
+def _caption(table: TableData) -> str:
     if table.title:
         return table.title
     what = f"per-action {table.metric}" if table.by else "overall metrics"
@@ -70,7 +68,7 @@ def _md_escape(text: str) -> str:
     return text.replace("|", r"\|")
 
 
-def to_markdown(table: LeaderboardTable) -> str:
+def to_markdown(table: TableData) -> str:
     """A GitHub pipe table with a caption line and the footnotes below it."""
     head = _header(table)
     lines = [f"**{_md_escape(_caption(table))}**", "",
@@ -95,7 +93,7 @@ def latex_escape(text: str) -> str:
     return _LATEX_RE.sub(lambda m: _LATEX_SPECIAL[m.group(0)], text)
 
 
-def to_latex(table: LeaderboardTable) -> str:
+def to_latex(table: TableData) -> str:
     """A `table` float with a booktabs `tabular` (needs the booktabs package)."""
     spec = "l" * len(_HEAD) + "r" * len(table.columns)
     head = [latex_escape(h) for h in _header(table)]
@@ -126,7 +124,7 @@ def to_latex(table: LeaderboardTable) -> str:
 
 
 # --------------------------------------------------------------------------------- CSV
-def to_csv(table: LeaderboardTable) -> str:
+def to_csv(table: TableData) -> str:
     """Exact numbers, one line per row: means, CI bounds, marks and every protocol field."""
     buf = io.StringIO()
     table.to_frame().to_csv(buf, index=False, lineterminator="\n")
@@ -134,7 +132,7 @@ def to_csv(table: LeaderboardTable) -> str:
 
 
 # -------------------------------------------------------------------------------- HTML
-def to_html(table: LeaderboardTable) -> str:
+def to_html(table: TableData) -> str:
     """An HTML `<table>` fragment (caption, header, rows, footnotes); every string escaped."""
     esc = html.escape
     out = ['<table class="liftbench">', f"<caption>{esc(_caption(table))}</caption>",

@@ -25,7 +25,7 @@ from matplotlib.figure import Figure
 
 from leaderboard.records import RunRecord
 from leaderboard.stats import bootstrap_ci
-from leaderboard.tables import METRIC_LABELS, LeaderboardTable
+from leaderboard.table_model import METRIC_LABELS, TableData
 
 _UNITS = {"pck": "%", "auc": "%", "n_pck": "%", "jdr": "%"}
 _ITER_KEY = re.compile(r"iter(\d+)/(.+)")
@@ -42,7 +42,7 @@ def _metric_label(metric: str) -> str:
     return f"{METRIC_LABELS.get(metric, metric).replace(' %', '')} ({_UNITS.get(metric, 'mm')})"
 
 
-def plot_per_action(table: LeaderboardTable, out: str | Path, title: str | None = None) -> Path:
+def plot_per_action(table: TableData, out: str | Path, title: str | None = None) -> Path:
     """Grouped bars: one group per action (and `all`), one bar per table row.
 
     Args:

@@ -13,7 +13,8 @@ Schema version 1 (bump `SCHEMA_VERSION` and extend `_MIGRATIONS` on any incompat
   "protocol": {                                 # what makes two numbers comparable
       "dataset": "synthetic", "split": "daily->sports", "source_2d": "gt" | "det:<name>",
       "frames": 27, "stride": 27, "flip_tta": true, "joints_evaluated": [0, 1, ..., 16],
-      "averaging": "frame" | "action", "units": "mm"},
+      "averaging": "frame" | "action", "units": "mm",
+      "scale": "2.5D x factor" | "up to scale"},  # the evaluation space (optional in old records)
   "metrics": {"mpjpe": 41.2, "pa_mpjpe": 30.1, ...},          # overall, mm
   "groups":  {"action": {"kick": {"mpjpe": 50.3, ...}, ...}},  # per-group breakdowns
   "seed": 0, "git_commit": "abc123...", "config_hash": "9f1e...", "config": {...},
@@ -33,6 +34,7 @@ import json
 import math
 import os
 import tempfile
+import warnings
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -157,13 +159,13 @@ def read_record(path: str | os.PathLike) -> RunRecord:
 
 
 def read_records(results_dir: str | os.PathLike, strict: bool = True) -> list[RunRecord]:
-    """Every record in `results_dir` (sorted by creation time, then run id).
+    """Every complete record in `results_dir` (sorted by creation time, then run id).
 
-    Temporary files of writers in progress are ignored. With `strict=False`, invalid files are
-    skipped with a warning instead of raising.
+    Safe while other processes are writing: writers replace files atomically and their temporary
+    files are dot-files, so a listed `*.json` is always complete, and one deleted between listing
+    and reading is skipped. Invalid files raise with `strict=True` and are skipped with a warning
+    otherwise.
     """
-    import warnings
-
     root = Path(results_dir)
     if not root.is_dir():
         raise FileNotFoundError(f"results directory {root} does not exist")
@@ -171,6 +173,8 @@ def read_records(results_dir: str | os.PathLike, strict: bool = True) -> list[Ru
     for path in sorted(root.glob("*.json")):
         try:
             records.append(read_record(path))
+        except FileNotFoundError:
+            continue
         except ValueError as exc:
             if strict:
                 raise

@@ -5,9 +5,10 @@ One YAML file per paper: `paper` (short id), `display` (name shown in tables), `
 `table` label, a `caption`, `defaults` (protocol fields shared by its rows) and `rows`.
 A row names the `method` and holds `metrics` (overall, our metric names, mm or %) and/or
 `actions` (metric → action → value). Every row ends up with all protocol fields (dataset,
-split, source_2d, frames, stride, flip_tta, joints, averaging), where `null` means the paper
-does not say (shown as "?"; it counts as a protocol difference). Comments in the YAML files
-record what was read from the paper text and its quirks.
+split, source_2d, frames, stride, flip_tta, joints, averaging, scale), where `null` means the
+paper does not say (shown as "?"; it counts as a protocol difference). `scale` (the evaluation
+space, e.g. `2.5D x factor` or `up to scale`) may be left out and is then `null`. Comments in
+the YAML files record what was read from the paper text and its quirks.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ import yaml
 
 REPORTED_DIR = Path(__file__).resolve().parent / "reported"
 PROTOCOL_FIELDS = ("dataset", "split", "source_2d", "frames", "stride", "flip_tta", "joints",
-                   "averaging")
+                   "averaging", "scale")
 KNOWN_METRICS = ("mpjpe", "pa_mpjpe", "n_mpjpe", "spa_mpjpe", "mpjve", "pck", "auc", "n_pck",
                  "jdr")
 _ROW_FIELDS = {"method", "regime", "training", "metrics", "actions", *PROTOCOL_FIELDS}
@@ -67,7 +68,7 @@ def _check_values(values: Any, where: str) -> dict[str, float]:
 
 def _parse_row(paper: str, display: str, table: dict[str, Any], index: int, raw: dict[str, Any],
                where: str) -> ReportedRow:
-    merged = {**(table.get("defaults") or {}), **raw}
+    merged = {"scale": None, **(table.get("defaults") or {}), **raw}
     if not merged.get("method"):
         raise ValueError(f"{where}: every row needs a 'method'")
     missing = [k for k in PROTOCOL_FIELDS if k not in merged]

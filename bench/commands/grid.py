@@ -78,8 +78,9 @@ def _run(args: argparse.Namespace) -> int:
     print(summary(cells, args.metric))
     records = [c.record for c in cells if c.record is not None and c.record.exists()]
     if args.table and records:
+        from leaderboard.frames import records_frames
         from leaderboard.records import read_record
-        from leaderboard.tables import build_table, records_frames
+        from leaderboard.tables import build_table
 
         print(build_table(*records_frames([read_record(r) for r in records])).render("md"))
     return 0 if all(c.status == "ok" for c in cells) else 1

@@ -55,9 +55,10 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
 
 
 def _runs(args: argparse.Namespace) -> tuple[Any, Any, list[Any]]:
-    from leaderboard.tables import filter_runs, load_records, records_frames
+    from leaderboard.frames import filter_runs, records_frames
+    from leaderboard.records import read_records
 
-    records = load_records(args.results)
+    records = read_records(args.results, strict=False)
     runs, groups = records_frames(records)
     runs, groups = filter_runs(runs, groups, dataset=args.dataset, regime=args.regime,
                                lifter=args.lifter, source_2d=args.source_2d)
@@ -68,8 +69,9 @@ def _run(args: argparse.Namespace) -> int:
     from leaderboard import plots
 
     if args.kind == "actions":
+        from leaderboard.frames import concat_frames, reported_frames
         from leaderboard.reported import load_reported
-        from leaderboard.tables import build_table, concat_frames, reported_frames
+        from leaderboard.tables import build_table
 
         pairs = []
         if args.results.is_dir() or not args.reported_from:

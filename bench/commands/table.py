@@ -55,16 +55,10 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
 
 
 def _run(args: argparse.Namespace) -> int:
+    from leaderboard.frames import concat_frames, filter_runs, records_frames, reported_frames
+    from leaderboard.records import read_records
     from leaderboard.reported import list_tables, load_reported
-    from leaderboard.tables import (
-        build_table,
-        compare_rows,
-        concat_frames,
-        filter_runs,
-        load_records,
-        records_frames,
-        reported_frames,
-    )
+    from leaderboard.tables import build_table, compare_rows
 
     if args.list_reported:
         for t in list_tables():
@@ -79,7 +73,7 @@ def _run(args: argparse.Namespace) -> int:
                                                            args.reported_from)):
         results = Path("results")
     if results is not None:
-        runs, groups = records_frames(load_records(results))
+        runs, groups = records_frames(read_records(results, strict=False))
         pairs.append(filter_runs(runs, groups, kind=args.kind, **filters))
     if args.reported:
         pairs.append(filter_runs(*reported_frames(load_reported()), **filters))

@@ -36,13 +36,15 @@ for k in range(n):
 
 _READER = """
 import sys, time
-from leaderboard.tables import build_table, load_records, records_frames
+from leaderboard.frames import records_frames
+from leaderboard.records import read_records
+from leaderboard.tables import build_table
 root, total = sys.argv[1], int(sys.argv[2])
 print("ready", flush=True)
 reads, partial, seen = 0, 0, 0
 deadline = time.time() + 600
 while time.time() < deadline:
-    recs = load_records(root, strict=True)
+    recs = read_records(root)
     if len(recs) < seen:
         raise SystemExit(f"record count went down: {seen} -> {len(recs)}")
     seen = len(recs)
@@ -65,8 +67,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> dict:
     """Run the writers and the reader, then audit the directory."""
-    from leaderboard.records import read_record
-    from leaderboard.tables import build_table, load_records, records_frames
+    from leaderboard.frames import records_frames
+    from leaderboard.records import read_record, read_records
+    from leaderboard.tables import build_table
 
     if args.writers < 1 or args.per_writer < 1:
         raise ValueError("--writers and --per-writer must be >= 1")
@@ -99,7 +102,7 @@ def run(args: argparse.Namespace) -> dict:
                 corrupt += not ok
         leftovers = len(list(root.glob(".*")))
         t1 = time.perf_counter()
-        table = build_table(*records_frames(load_records(root, strict=True)))
+        table = build_table(*records_frames(read_records(root)))
         table.render("md")
         read_s = time.perf_counter() - t1
     result = {

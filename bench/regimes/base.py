@@ -99,6 +99,10 @@ class LiftingRegime(L.LightningModule):
     """
 
     regime_name = "base"
+    # The evaluation space, a protocol field of every record: the prediction and the 2.5D target
+    # are both multiplied by the clip's mm `factor`. Tables never rank rows of different scales
+    # together.
+    eval_scale = "2.5D x factor"
     # Whether training reads the 3D targets of the `train_on` set (then the normaliser may be
     # fitted on them); adaptation regimes must take their statistics from a pre-trained checkpoint.
     uses_3d_labels = False

@@ -85,6 +85,10 @@ class SelfFusionRegime(LiftingRegime):
     """
 
     regime_name = "selffusion"
+    # The prediction R·P is determined up to scale only (its size comes from the input 2D's
+    # Frobenius norm, not from a learnt depth scale), so its MPJPE is not comparable with the
+    # other regimes' 2.5D x factor numbers.
+    eval_scale = "up to scale (R·P x 2D norm x factor)"
 
     def __init__(
         self,

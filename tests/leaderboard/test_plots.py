@@ -6,9 +6,10 @@ from matplotlib.image import imread
 
 from bench.cli import main
 from leaderboard import plots
+from leaderboard.frames import records_frames, reported_frames
 from leaderboard.records import write_record
 from leaderboard.reported import load_reported
-from leaderboard.tables import build_table, records_frames, reported_frames
+from leaderboard.tables import build_table
 
 from .test_tables import fixed_records
 

@@ -7,23 +7,17 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from leaderboard import tables
-from leaderboard.records import RunRecord, write_record
+from leaderboard import records as records_module
+from leaderboard.frames import concat_frames, filter_runs, records_frames, reported_frames
+from leaderboard.records import RunRecord, read_records, write_record
 from leaderboard.reported import load_reported
 from leaderboard.stats import bootstrap_ci, paired_test, sign_flip_pvalue
-from leaderboard.tables import (
-    build_table,
-    compare_rows,
-    concat_frames,
-    filter_runs,
-    load_records,
-    records_frames,
-    reported_frames,
-)
+from leaderboard.tables import build_table, compare_rows
 
 GOLDEN = Path(__file__).parent / "golden"
 PROTO = dict(dataset="synthetic", split="daily->sports", source_2d="gt", frames=27, stride=27,
-             flip_tta=True, joints_evaluated=list(range(17)), averaging="frame")
+             flip_tta=True, joints_evaluated=list(range(17)), averaging="frame",
+             scale="2.5D x factor")
 
 
 def rec(run_id, lifter, regime, seed, mpjpe, pa, actions, **proto):
@@ -205,23 +199,23 @@ def test_bootstrap_ci():
         bootstrap_ci([1.0, 2.0], level=95)
 
 
-def test_load_records_skips_vanished_file(tmp_path, monkeypatch):
+def test_read_records_skips_vanished_file(tmp_path, monkeypatch):
     for r in fixed_records()[:3]:
         write_record(r, tmp_path)
-    real = tables.read_record
+    real = records_module.read_record
 
     def flaky(path):
         if Path(path).name == "a1.json":
             raise FileNotFoundError(path)
         return real(path)
 
-    monkeypatch.setattr(tables, "read_record", flaky)
-    assert [r.run_id for r in load_records(tmp_path)] == ["a0", "a2"]
+    monkeypatch.setattr(records_module, "read_record", flaky)
+    assert [r.run_id for r in read_records(tmp_path)] == ["a0", "a2"]
     (tmp_path / "junk.json").write_text("{")
     with pytest.warns(UserWarning, match="junk.json"):
-        load_records(tmp_path)
+        read_records(tmp_path, strict=False)
     with pytest.raises(ValueError, match="junk.json"):
-        load_records(tmp_path, strict=True)
+        read_records(tmp_path)
 
 
 WRITER = """
@@ -229,7 +223,8 @@ import sys
 from leaderboard.records import RunRecord, write_record
 root, i = sys.argv[1], int(sys.argv[2])
 proto = dict(dataset="synthetic", split="s", source_2d="gt", frames=27, stride=27,
-             flip_tta=True, joints_evaluated=list(range(17)), averaging="frame")
+             flip_tta=True, joints_evaluated=list(range(17)), averaging="frame",
+             scale="2.5D x factor")
 for k in range(15):
     write_record(RunRecord(
         run_id=f"w{i}-{k}", kind="fit", created="2026-11-22T13:00:00+00:00",
@@ -240,12 +235,14 @@ for k in range(15):
 
 READER = """
 import sys, time
-from leaderboard.tables import load_records, records_frames, build_table
+from leaderboard.records import read_records
+from leaderboard.frames import records_frames
+from leaderboard.tables import build_table
 root, seen, reads = sys.argv[1], 0, 0
 print("ready", flush=True)
 deadline = time.time() + 60
 while time.time() < deadline:
-    recs = load_records(root, strict=True)
+    recs = read_records(root)
     assert len(recs) >= seen
     seen = len(recs)
     if recs:
@@ -267,7 +264,7 @@ def test_eight_concurrent_writers_and_a_reader(tmp_path):
     out, _ = reader.communicate(timeout=120)
     seen, reads = out.split()
     assert reader.returncode == 0 and seen == "120" and int(reads) >= 1
-    recs = load_records(tmp_path, strict=True)
+    recs = read_records(tmp_path)
     assert sorted(r.metrics["mpjpe"] for r in recs) == sorted(
         float(i * 100 + k) for i in range(8) for k in range(15))
     assert not list(tmp_path.glob(".*"))
