@@ -445,6 +445,8 @@ def calibrate(
     confidence: Any,
     K: Any,
     *,
+    pose_space: str = "camera",
+    image_size: Any = None,
     solver: str = "schur",
     min_confidence: float = 0.0,
     planar_tol: float = 1e-2,
@@ -460,17 +462,29 @@ def calibrate(
     ba_lambda_length: float = 10.0,
     bones: tuple[tuple[int, int], ...] = BONES,
     seed: int = 0,
+    resolve_mirror: bool = True,
+    warn_reprojection_px: float = 25.0,
+    warn_orthogonality: float = 0.1,
+    warn_visible_fraction: float = 0.5,
 ) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
     """Calibrate the extrinsics of C synchronized cameras from one person's motion.
 
     Args:
-        pose3d_per_view: `(C, T, J, 3)` each camera's own monocular 3D prediction in its camera
-            axes (x right, y down, z forward), any scale (only bone directions are used; the
-            2.5D lifter output works). NaN = not predicted.
+        pose3d_per_view: `(C, T, J, 3)` each camera's own monocular 3D prediction, NaN = not
+            predicted. `pose_space="camera"`: camera-frame 3D (x right, y down, z forward), any
+            scale and root (only bone directions are used). `pose_space="2.5d"`: the lifter's
+            root-relative 2.5D output (x, y width-normalised image offsets, z depth offset scaled
+            by f/Z_root), turned into camera-frame directions with the observed root pixel and
+            `K` (`geometry.cameras.camera_from_25d`); it must not be passed as `"camera"`: its
+            x, y are perspective image offsets, so its "directions" are wrong off the optical
+            axis (an iterated pseudo-label loop drifts by degrees per iteration).
         points_2d: `(C, T, J, 2)` 2D keypoints in pixels (undistorted).
         confidence: `(C, T, J)` 2D confidences; a joint enters only where it is above
             `min_confidence` in every camera.
         K: `(C, 3, 3)` intrinsics in pixels.
+        pose_space: `"camera"` or `"2.5d"` (see `pose3d_per_view`).
+        image_size: `(C, 2)` image `(W, H)` per camera in pixels (the 2.5D width unit); required
+            for `pose_space="2.5d"`.
         solver: `"schur"` (default, scales to long sequences) or `"dense"` (the official dense
             eigenproblem; at most `DENSE_MAX_POINTS` points).
         min_confidence: visibility threshold on `confidence`.
@@ -490,6 +504,15 @@ def calibrate(
         ba_lambda_length: weight of the bone-length constancy residuals.
         bones: joint pairs used as oriented points.
         seed: RANSAC seed.
+        resolve_mirror: resolve the monocular depth-sign (mirror) ambiguity: a view whose depth
+            is mirrored relative to camera 1 shows up as an improper relative rotation
+            (`det R_c < 0`); the two consistent hypotheses (those views mirrored, or all the
+            others) are both solved and the one with the lower reprojection error is kept.
+            That also catches every view being mirrored, which gives proper but wrong rotations.
+        warn_reprojection_px: warn when the mean reprojection error exceeds this (pixels).
+        warn_orthogonality: warn when a rotation's `‖RRᵀ − I‖_F` exceeds this.
+        warn_visible_fraction: warn when fewer than this fraction of the (frame, joint) pairs
+            are visible in all cameras.
 
     Returns:
         `(R (C, 3, 3), t (C, 3), diagnostics)`: world→camera extrinsics with world = camera 1
@@ -497,7 +520,12 @@ def calibrate(
         Diagnostics: `eigen_gap`, `eigenvalues`, `rotation_singular_values`, `planarity`,
         `rotation_gap`, `cheirality` counts, `orthogonality_error (C,)`, `reprojection_px`
         (mean), `num_directions`, `num_points`, `points_3d (T, J, 3)` (the least-squares points
-        of the visible joints, NaN elsewhere, calibration units), `visible (T, J)`.
+        of the visible joints, NaN elsewhere, calibration units), `visible (T, J)`,
+        `determinants (C,)` of the rotations, `mirrored_views` (views whose depth was taken as
+        mirrored), `mirror_hypotheses` (each
+        hypothesis' flipped views and reprojection error), `pose_space`, and `warnings` (the
+        `CalibrationWarning` messages this call raised: not a rotation, large reprojection
+        error, identical views, most joints missing, a close cheirality or mirror decision).
 
     Raises:
         ValueError: fewer than 2 cameras, mismatched shapes or frame counts, no joint visible in
@@ -507,16 +535,24 @@ def calibrate(
     C, T, J = p3.shape[:3]
     if max(max(b) for b in bones) >= J:
         raise ValueError(f"bones index joints up to {max(max(b) for b in bones)}, but J={J}")
+    pose = _PoseSpace(p3, p2, K, pose_space, image_size)
+    p3 = pose.camera(np.zeros(C, dtype=bool))
     vis = _visible(p3, p2, cf, min_confidence)
     if not vis.any():
         raise ValueError(
             f"no joint is visible in all {C} cameras (confidence > {min_confidence} and finite "
             "in every view at the same frame); calibration needs jointly visible joints"
         )
-    dirs, _ = bone_directions(p3, vis, bones)
     frame, joint = np.nonzero(vis)
     n = rays(p2[:, frame, joint], K)
-    diag: dict[str, Any] = {"solver": solver}
+    diag: dict[str, Any] = {"solver": solver, "pose_space": pose_space, "warnings": []}
+    flipped = np.zeros(C, dtype=bool)
+    if resolve_mirror:
+        flipped, diag["mirror_hypotheses"] = _resolve_mirror(
+            pose, vis, n, K, bones, solver, planar_tol, orthonormalize)
+        p3 = pose.camera(flipped)
+    diag["mirrored_views"] = [int(c) for c in np.flatnonzero(flipped)]
+    dirs, _ = bone_directions(p3, vis, bones)
     if ransac:
         rng = np.random.default_rng(seed)
         in_dirs, in_pts, rdiag = _ransac(
@@ -533,11 +569,10 @@ def calibrate(
     margin = abs(pos - neg) / max(pos + neg, 1)
     diag["cheirality"]["margin"] = margin
     if margin < cheirality_margin:
-        warnings.warn(
-            f"close cheirality vote ({pos} points in front with +t, {neg} with -t; margin "
-            f"{margin:.2f} < {cheirality_margin}): the global sign of the translations is "
-            "unreliable", CalibrationWarning, stacklevel=2,
-        )
+        _warn(diag,
+              f"close cheirality vote ({pos} points in front with +t, {neg} with -t; margin "
+              f"{margin:.2f} < {cheirality_margin}): the global sign of the translations is "
+              "unreliable")
     if bundle_adjust:
         R, t, bdiag = bundle_adjust_extrinsics(
             R, t, p3, p2, cf, K, vis, bones, ba_lambda_direction, ba_lambda_length,
@@ -547,12 +582,132 @@ def calibrate(
     points = np.full((T, J, 3), np.nan)
     points[frame, joint] = X
     diag.update({
-        "orthogonality_error": orthogonality_error(R),
+        "orthogonality_error": orthogonality_error(R), "determinants": np.linalg.det(R),
         "reprojection_px": float(np.nanmean(_reprojection_px(n, K, R, t, X))),
         "num_directions": int(dirs.shape[1]), "num_points": int(n.shape[1]),
         "points_3d": points, "visible": vis,
     })
+    _health_checks(diag, p2, vis, orthonormalize or bundle_adjust, warn_reprojection_px,
+                   warn_orthogonality, warn_visible_fraction)
     return R, t, diag
+
+
+# ---------------------------------------------------------------------- pose space, mirror, health
+class _PoseSpace:
+    """Each view's prediction as camera-frame 3D, optionally depth-mirrored per view."""
+
+    def __init__(self, p3: np.ndarray, p2: np.ndarray, K: np.ndarray, space: str,
+                 image_size: Any) -> None:
+        if space not in ("camera", "2.5d"):
+            raise ValueError(f"pose_space must be 'camera' or '2.5d', got {space!r}")
+        self.p3, self.p2, self.K, self.space = p3, p2, K, space
+        if space == "2.5d":
+            if image_size is None:
+                raise ValueError(
+                    "pose_space='2.5d' needs image_size (C, 2) = (W, H) per camera in pixels: "
+                    "the 2.5D units are fractions of the image width")
+            size = np.asarray(image_size, dtype=np.float64)
+            if size.shape != (len(p3), 2) or not (np.isfinite(size).all() and (size > 0).all()):
+                raise ValueError(
+                    f"image_size must be (C, 2) = ({len(p3)}, 2) positive (W, H) pixels, got "
+                    f"shape {size.shape}")
+            self.size = size
+            # the 2.5D pose has no absolute position: it is placed at the detected root pixel
+            # (measured: better than a least-squares fit of all joints' offsets, which picks
+            # up the limbs' larger detection errors; see the pseudo-label loop check)
+            self.root_uv = p2[:, :, 0]
+
+    def camera(self, mirrored: np.ndarray) -> np.ndarray:
+        """`(C, T, J, 3)` camera-frame poses; views in `mirrored (C,)` get their depth flipped.
+
+        2.5D: the z offset is negated before the exact back-projection (the monocular depth
+        ambiguity, exactly). Camera-frame input: depth reflected about the root's depth plane.
+        """
+        sign = np.where(mirrored, -1.0, 1.0)[:, None, None]
+        if self.space == "2.5d":
+            from geometry.cameras import camera_from_25d
+
+            p = self.p3.copy()
+            p[..., 2] *= sign
+            with np.errstate(invalid="ignore"):
+                return camera_from_25d(p, self.root_uv, self.K[:, None], self.size[:, None])
+        p = self.p3.copy()
+        z_root = p[..., :1, 2]
+        p[..., 2] = z_root + sign * (p[..., 2] - z_root)
+        return p
+
+
+def _resolve_mirror(
+    pose: _PoseSpace, vis: np.ndarray, n: np.ndarray, K: np.ndarray,
+    bones: tuple[tuple[int, int], ...], solver: str, planar_tol: float, orthonormalize: bool,
+) -> tuple[np.ndarray, list[dict[str, Any]]]:
+    """Which views to depth-mirror: the consistent hypothesis with the lower reprojection error.
+
+    Mirroring one view's depth reflects its bone directions, so its relative rotation comes out
+    improper (`det < 0`); the views are made consistent with camera 1 (hypothesis A) or against
+    it (B, the complement). If every view is mirrored the dets are all positive but A's
+    rotations are wrong: the rays (translations, points) only fit the right one.
+    """
+    C = len(n)
+    dirs, _ = bone_directions(pose.camera(np.zeros(C, dtype=bool)), vis, bones)
+    R, _ = rotations_from_directions(dirs, planar_tol)
+    odd = np.linalg.det(R) < 0
+    hypotheses = []
+    for flip in (odd, ~odd):
+        d, _ = bone_directions(pose.camera(flip), vis, bones)
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                Rh, th, Xh, _ = _linear(d, n, solver, planar_tol, orthonormalize)
+            err = float(np.nanmean(_reprojection_px(n, K, Rh, th, Xh)))
+        except (ValueError, np.linalg.LinAlgError):
+            err = math.inf
+        hypotheses.append({"flipped_views": [int(c) for c in np.flatnonzero(flip)],
+                           "reprojection_px": err if math.isfinite(err) else math.inf})
+    best = 0 if not hypotheses[1]["reprojection_px"] < hypotheses[0]["reprojection_px"] else 1
+    return (odd, ~odd)[best], hypotheses
+
+
+def _warn(diag: dict[str, Any], message: str, stacklevel: int = 3) -> None:
+    diag.setdefault("warnings", []).append(message)
+    warnings.warn(message, CalibrationWarning, stacklevel=stacklevel)
+
+
+def _health_checks(
+    diag: dict[str, Any], p2: np.ndarray, vis: np.ndarray, proper: bool, max_px: float,
+    max_orth: float, min_visible: float,
+) -> None:
+    """Warn (and record in `diag["warnings"]`) about results that ran but are unreliable."""
+    orth = np.asarray(diag["orthogonality_error"])
+    if not proper and not orth.max() <= max_orth:
+        _warn(diag, f"the linear estimate is not a rotation: |R R^T - I| up to {orth.max():.3g} "
+                    f"(camera {int(orth.argmax()) + 1}); use orthonormalize=True or "
+                    "bundle_adjust=True, and check the 2D / 3D inputs", 4)
+    det = np.asarray(diag.get("determinants", []))
+    if (det < 0).any():
+        _warn(diag, f"camera(s) {[int(c) + 1 for c in np.flatnonzero(det < 0)]} came out as "
+                    "reflections (det R < 0): their depth is mirrored relative to camera 1; "
+                    "keep resolve_mirror=True", 4)
+    if not diag["reprojection_px"] <= max_px:
+        _warn(diag, f"mean reprojection error {diag['reprojection_px']:.1f} px > {max_px:g} px: "
+                    "the calibration does not explain the 2D keypoints", 4)
+    frac = float(vis.mean())
+    if frac < min_visible:
+        _warn(diag, f"only {100 * frac:.0f}% of the (frame, joint) pairs are visible in all "
+                    f"{len(p2)} cameras (< {100 * min_visible:.0f}%): most joints are missing", 4)
+    C = len(p2)
+    for a, b in itertools.combinations(range(C), 2):
+        diff = np.abs(p2[a][vis] - p2[b][vis])
+        if diff.size and np.nanmax(diff) < 1e-6:
+            _warn(diag, f"views {a + 1} and {b + 1} have identical 2D keypoints (the same "
+                        "camera twice?): they give no baseline", 4)
+    hyp = diag.get("mirror_hypotheses")
+    if hyp:
+        e = sorted(h["reprojection_px"] for h in hyp)
+        if math.isfinite(e[1]) and e[1] < 1.2 * e[0]:
+            _warn(diag, f"depth-mirror ambiguity not clearly resolved (reprojection {e[0]:.1f} "
+                        f"vs {e[1]:.1f} px for the mirrored hypothesis): the rig may be "
+                        "mirrored", 4)
 
 
 # ------------------------------------------------------------------------------ bundle adjustment

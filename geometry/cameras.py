@@ -477,3 +477,46 @@ def from_25d(pose25d: Array, factor: Array) -> Array:
     (pose25d, factor), _ = as_floats(pose25d=pose25d, factor=factor)
     check_shape("pose25d", pose25d, (None, 3), expected="(..., J, 3)")
     return pose25d * factor[..., None, None]
+
+
+def camera_from_25d(
+    pose25d: Array, root_uv: Array, K: Array, image_size: Array, root_depth: Array | float = 1.0,
+) -> Array:
+    """Camera-frame 3D (up to scale) from a 2.5D pose and its root's pixel.
+
+    The inverse of `camera_to_25d` given the one quantity the scale-free 2.5D lacks (the root
+    depth).
+
+    With `W` the image width and `f = K[0, 0]` (see `camera_to_25d`)::
+
+        u_j = u_root + x_j·W/2,   v_j = v_root + y_j·W/2
+        Z_j = Z_root·(1 + z_j·W/(2f))
+        X_j = Z_j · K⁻¹ [u_j, v_j, 1]ᵀ
+
+    Exact for any `root_depth` up to the global scale: `camera_to_25d(camera_from_25d(p, uv_root,
+    K, size), K, size)` returns `p`, so bone *directions* (what extrinsic calibration uses) are
+    those of the true camera-frame pose (not those of the raw 2.5D array, whose x, y are image
+    offsets: treating it as 3D distorts every direction off the optical axis).
+
+    Args:
+        pose25d: `(..., J, 3)` root-relative 2.5D pose (width-normalised units).
+        root_uv: `(..., 2)` the root joint's (undistorted) pixel.
+        K: `(..., 3, 3)` intrinsics in pixels (broadcast over the frame dims, not over J).
+        image_size: `(..., 2)` image `(W, H)` in pixels.
+        root_depth: `(...)` or scalar `Z_root`, the unit of the result (default 1).
+
+    Returns:
+        `(..., J, 3)` camera-frame points `(X, Y, Z)`, OpenCV axes, in `root_depth`'s unit.
+    """
+    (p, uv_r, K, size), _ = as_floats(pose25d=pose25d, root_uv=root_uv, K=K,
+                                      image_size=image_size)
+    check_shape("pose25d", p, (None, 3), expected="(..., J, 3)")
+    check_shape("root_uv", uv_r, (2,))
+    _check_K(K)
+    check_image_size(size)
+    W = size[..., 0][..., None]  # (..., 1)
+    f = K[..., 0, 0][..., None]
+    uv = uv_r[..., None, :] + p[..., :2] * W[..., None] / 2
+    rel = 1 + p[..., 2] * W / (2 * f)
+    Z = rel * (root_depth if isinstance(root_depth, float) else root_depth[..., None])
+    return unproject(uv, Z, K[..., None, :, :])

@@ -11,7 +11,13 @@ is triangulated with confidence weights. Inputs:
 - intrinsics: the take's `K`, or `--intrinsics cams.json` with `{"K": [K_1, …, K_V]}` or
   `{"cameras": [{"K": …, "dist": […]}, …]}` (3×3 pixel matrices, optional OpenCV distortion);
 - `--pose3d FILE.npz` (`pose3d (V, T, 17, 3)`, e.g. from `liftbench predict`) instead of a
-  checkpoint reuses existing monocular predictions.
+  checkpoint reuses existing monocular predictions: 2.5D by default (what `predict` writes),
+  `--pose-space camera` for camera-frame 3D (any scale).
+
+A depth-mirrored view (the monocular depth ambiguity) is detected and undone (see
+`geometry.calibration.calibrate`); results that ran but look unreliable (not a rotation, large
+reprojection error, identical views, most joints missing) print a warning on its own line,
+naming the views, and are listed under `warnings` in `diagnostics.json`.
 
 Outputs in `--out`: `cameras.json` (K, R, t, centre per camera and the gauge), `points3d.npz`
 (triangulated world joints, per-camera 3D and 2.5D, the monocular input) and `diagnostics.json`
@@ -23,6 +29,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -48,11 +56,23 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p.add_argument("--checkpoint", type=Path, default=None, help="lifter checkpoint (best.ckpt)")
     p.add_argument("--pose3d", type=Path, default=None,
                    help="monocular 3D per view (.npz with pose3d (V, T, 17, 3)) instead of lifting")
+    p.add_argument("--pose-space", choices=("2.5d", "camera"), default="2.5d",
+                   help="what --pose3d holds: the lifter's 2.5D (default, as `predict` writes) or "
+                   "camera-frame 3D")
     p.add_argument("--intrinsics", type=Path, default=None,
-                   help="camera JSON with K per view (default: the take's K)")
+                   help="camera JSON: {\"K\": [K_1, ...]} or {\"cameras\": [{\"K\": ..., "
+                   "\"dist\": [k1, k2, p1, p2, k3]}, ...]}, 3x3 pixel matrices in view order "
+                   "(default: the take's K)")
     p.add_argument("--out", type=Path, required=True, help="output folder")
     p.add_argument("--solver", choices=("schur", "dense"), default="schur")
     p.add_argument("--ransac", action="store_true", help="robust linear fit (RANSAC)")
+    p.add_argument("--ransac-iterations", type=int, default=100, help="RANSAC rounds (100)")
+    p.add_argument("--ransac-threshold-px", type=float, default=50.0,
+                   help="RANSAC point inlier threshold, mean reprojection error in px (50)")
+    p.add_argument("--ransac-threshold-deg", type=float, default=10.0,
+                   help="RANSAC bone-direction inlier threshold in degrees (10)")
+    p.add_argument("--no-mirror-check", action="store_true",
+                   help="do not resolve depth-mirrored views (keep the lifter's depth signs)")
     p.add_argument("--bundle-adjust", action="store_true", help="refine with least squares")
     p.add_argument("--orthonormalize", action="store_true", help="project rotations to SO(3)")
     p.add_argument("--min-confidence", type=float, default=0.0,
@@ -137,6 +157,13 @@ def load_views(paths: list[Path], intrinsics: Path | None, joint_set: str | None
     return {"keypoints": kp, "image_size": size, "K": K, "dist": dist, "gt": gt}
 
 
+def _view_names(paths: list[Path], views: int) -> str:
+    """How messages name the views: `views 1-V of take.npz`, or `view 1 = a.json, ...`."""
+    if len(paths) == 1:
+        return f"views 1-{views} of {paths[0]}"
+    return ", ".join(f"view {i + 1} = {p}" for i, p in enumerate(paths))
+
+
 def _jsonable(value: Any) -> Any:
     if isinstance(value, dict):
         return {k: _jsonable(v) for k, v in value.items()}
@@ -154,7 +181,7 @@ def _run(args: argparse.Namespace) -> int:
 
     from bench.predict import fill_missing, load_lifter_from_checkpoint
     from bench.pseudolabels import MultiViewTake, lift_views, pseudo_labels
-    from geometry.calibration import extrinsic_errors
+    from geometry.calibration import CalibrationWarning, extrinsic_errors
     from geometry.cameras import camera_center, normalize_screen
 
     if (args.checkpoint is None) == (args.pose3d is None):
@@ -190,10 +217,25 @@ def _run(args: argparse.Namespace) -> int:
     take = MultiViewTake(take=0, inputs=inputs, pose2d_px=filled, K=data["K"],
                          image_size=data["image_size"], dist=data["dist"], action=0)
     calib = {"solver": args.solver, "ransac": args.ransac, "bundle_adjust": args.bundle_adjust,
-             "orthonormalize": args.orthonormalize, "min_confidence": args.min_confidence}
-    result = pseudo_labels(take, lifted, calib)
-    bar.update(2)
-    bar.close()
+             "orthonormalize": args.orthonormalize, "min_confidence": args.min_confidence,
+             "ransac_iterations": args.ransac_iterations,
+             "ransac_threshold_px": args.ransac_threshold_px,
+             "ransac_threshold_deg": args.ransac_threshold_deg,
+             "resolve_mirror": not args.no_mirror_check,
+             "pose_space": args.pose_space if args.pose3d is not None else "2.5d"}
+    views = _view_names(list(args.keypoints), V)
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", CalibrationWarning)
+            result = pseudo_labels(take, lifted, calib)
+        bar.update(2)
+    except ValueError as err:
+        raise ValueError(f"calibration of {views} failed: {err}") from err
+    finally:
+        bar.close()  # errors and warnings go on their own lines, not the bar's
+    for w in caught:
+        if issubclass(w.category, CalibrationWarning):
+            print(f"warning: {w.message} [{views}]", file=sys.stderr)
     R, t, diag = result["R"], result["t"], result["diagnostics"]
     centres = camera_center(R, t) if args.orthonormalize else -np.linalg.solve(R, t[..., None])[
         ..., 0]

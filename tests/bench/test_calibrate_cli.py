@@ -10,6 +10,7 @@ import torch
 
 from bench.cli import main
 from bench.regimes.supervised import SupervisedRegime
+from geometry.cameras import camera_to_25d
 
 
 @pytest.fixture(scope="module")
@@ -24,13 +25,18 @@ def take(tmp_path_factory):
     cam = np.einsum("vtij,tkj->vtki", data["R"], data["pose3d_world"]) + data["t"][:, :, None]
     pose3d = out / "pose3d.npz"
     np.savez(pose3d, pose3d=cam - cam[:, :, :1])
+    # and the exact 2.5D (what `liftbench predict` writes for a perfect lifter)
+    size = np.asarray(data["image_size"], dtype=float).reshape(-1, 2)[:, None]
+    p25, _ = camera_to_25d(cam, data["K"][:, None], size)
+    np.savez(out / "pose25d.npz", pose3d=p25)
     return path, pose3d, data
 
 
 def test_take_with_exact_monocular_3d(take, tmp_path, capsys):
     path, pose3d, data = take
     out = tmp_path / "calib"
-    assert main(["calibrate", str(path), "--pose3d", str(pose3d), "--out", str(out)]) == 0
+    assert main(["calibrate", str(path), "--pose3d", str(pose3d), "--pose-space", "camera",
+                 "--out", str(out)]) == 0
     captured = capsys.readouterr()
     assert "calibrate" in captured.err  # the progress bar
     assert "vs ground truth" in captured.out
@@ -67,13 +73,37 @@ def test_per_view_files_and_intrinsics_json(take, tmp_path):
     intr.write_text(json.dumps({"cameras": [{"K": k.tolist()} for k in data["K"]]}))
     out = tmp_path / "calib"
     assert main(["calibrate", *files, "--intrinsics", str(intr), "--pose3d", str(pose3d),
-                 "--out", str(out)]) == 0
+                 "--pose-space", "camera", "--out", str(out)]) == 0
     ref = tmp_path / "ref"
-    assert main(["calibrate", str(path), "--pose3d", str(pose3d), "--out", str(ref)]) == 0
+    assert main(["calibrate", str(path), "--pose3d", str(pose3d), "--pose-space", "camera",
+                 "--out", str(ref)]) == 0
     a = json.loads((out / "cameras.json").read_text())["cameras"]
     b = json.loads((ref / "cameras.json").read_text())["cameras"]
     np.testing.assert_allclose([c["R"] for c in a], [c["R"] for c in b], atol=1e-7)
     np.testing.assert_allclose([c["t"] for c in a], [c["t"] for c in b], atol=1e-6)
+
+
+def test_take_with_exact_25d_and_a_mirrored_view(take, tmp_path, capsys):
+    path, pose3d, data = take
+    p25 = np.load(pose3d.parent / "pose25d.npz")["pose3d"].copy()
+    out = tmp_path / "calib"
+    assert main(["calibrate", str(path), "--pose3d", str(pose3d.parent / "pose25d.npz"),
+                 "--out", str(out)]) == 0
+    diag = json.loads((out / "diagnostics.json").read_text())
+    assert max(diag["ground_truth"]["rotation_deg"]) < 1e-3 and diag["pose_space"] == "2.5d"
+    assert diag["mirrored_views"] == [] and diag["warnings"] == []
+    p25[1, ..., 2] *= -1  # view 2's depth mirrored
+    mirrored = tmp_path / "mirrored.npz"
+    np.savez(mirrored, pose3d=p25)
+    assert main(["calibrate", str(path), "--pose3d", str(mirrored), "--out", str(out)]) == 0
+    diag = json.loads((out / "diagnostics.json").read_text())
+    assert max(diag["ground_truth"]["rotation_deg"]) < 1e-3 and diag["mirrored_views"] == [1]
+    capsys.readouterr()
+    # without the check: a wrong rig, flagged on its own line naming the views
+    assert main(["calibrate", str(path), "--pose3d", str(mirrored), "--out", str(out),
+                 "--no-mirror-check"]) == 0
+    err = capsys.readouterr().err
+    assert any(line.startswith("warning: ") and str(path) in line for line in err.splitlines())
 
 
 def test_with_a_checkpoint(take, tmp_path):
