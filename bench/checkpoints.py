@@ -8,6 +8,7 @@ strict load, so a wrong lifter fails with the missing/unexpected keys listed.
 
 from __future__ import annotations
 
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -16,8 +17,29 @@ from torch import nn
 
 from models.normalization import PoseNormalizer
 
+_LIFTBENCH_MARKERS = (b"hyper_parameters", b"pytorch-lightning_version")
+_LEGACY_HEAD_BYTES = 4 << 20  # a pre-zip torch file pickles its dict before the tensor data
 _PREFIXES = ("module.", "lifter.", "model.")
 _CONTAINER_KEYS = ("state_dict", "model_pos", "model", "model_state_dict")
+
+
+def is_liftbench_checkpoint(path: str | Path) -> bool:
+    """Whether `path` is a liftbench / Lightning checkpoint (not an official one).
+
+    A liftbench checkpoint records `hyper_parameters`; the official training scripts' files never
+    do. The raw pickle bytes are searched, so nothing is unpickled.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"checkpoint {path} does not exist")
+    if zipfile.is_zipfile(path):
+        with zipfile.ZipFile(path) as zf:
+            pickles = [n for n in zf.namelist() if n.endswith("data.pkl")]
+            head = zf.read(pickles[0]) if pickles else b""
+    else:
+        with path.open("rb") as f:
+            head = f.read(_LEGACY_HEAD_BYTES)
+    return any(marker in head for marker in _LIFTBENCH_MARKERS)
 
 
 def read_checkpoint(path: str | Path) -> dict[str, Any]:

@@ -1,21 +1,21 @@
 """Official checkpoints in the engine: tell them from liftbench's, convert them both ways.
 
 A liftbench checkpoint (Lightning's, or one `liftbench convert` wrote) records
-`hyper_parameters`; the official training scripts' files never do. That is checked on the raw
-pickle bytes, so telling them apart unpickles nothing. Official files are then read only through
-`models.official` (`weights_only=True`).
+`hyper_parameters`; the official training scripts' files never do (`bench.checkpoints.
+is_liftbench_checkpoint` tells them apart without unpickling). Official files are read only
+through `models.official` (`weights_only=True`).
 """
 
 from __future__ import annotations
 
 import hashlib
-import zipfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import torch
 
+from bench.checkpoints import is_liftbench_checkpoint
 from models import create_lifter
 from models.official import (
     family_of,
@@ -26,24 +26,6 @@ from models.official import (
     official_to_liftbench,
     read_official_checkpoint,
 )
-
-_LIFTBENCH_MARKERS = (b"hyper_parameters", b"pytorch-lightning_version")
-_LEGACY_HEAD_BYTES = 4 << 20  # a pre-zip torch file pickles its dict before the tensor data
-
-
-def is_liftbench_checkpoint(path: str | Path) -> bool:
-    """Whether `path` is a liftbench / Lightning checkpoint (not an official one)."""
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"checkpoint {path} does not exist")
-    if zipfile.is_zipfile(path):
-        with zipfile.ZipFile(path) as zf:
-            pickles = [n for n in zf.namelist() if n.endswith("data.pkl")]
-            head = zf.read(pickles[0]) if pickles else b""
-    else:
-        with path.open("rb") as f:
-            head = f.read(_LEGACY_HEAD_BYTES)
-    return any(marker in head for marker in _LIFTBENCH_MARKERS)
 
 
 def liftbench_checkpoint(name: str, weights: Mapping[str, torch.Tensor],

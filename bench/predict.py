@@ -21,18 +21,21 @@ from typing import Any
 import numpy as np
 import torch
 
-from bench.checkpoints import load_lifter_weights, load_normalizer, read_checkpoint
+from bench.checkpoints import (
+    is_liftbench_checkpoint,
+    load_lifter_weights,
+    load_normalizer,
+    read_checkpoint,
+)
 from bench.outputs import Staging, staged, with_extension
 from bench.regimes.base import build_lifter_for
 from datamodules.input_errors import read_json, reading
 from datamodules.keypoint_layouts import CANDIDATES, infer_layout
 from datamodules.scores import THRESHOLD, confidence_report, normalise_scores
 from geometry.cameras import normalize_screen
-from geometry.skeletons import convert, get_joint_set
+from geometry.skeletons import ROOT, convert, get_joint_set
 from models.flip import flip_average
 from models.normalization import StandardizedLifter
-
-ROOT = 0
 
 
 def _as_views(kp: np.ndarray, argument: str) -> np.ndarray:
@@ -161,8 +164,6 @@ def load_lifter_from_checkpoint(
     A liftbench checkpoint records its lifter; an official one (MotionBERT's `best_epoch.bin`,
     ...) needs `model` (and `config`, the official YAML, unless it is the paper configuration).
     """
-    from bench.official import is_liftbench_checkpoint
-
     if not is_liftbench_checkpoint(path):
         from models.official import load_official, official_lifters
 

@@ -8,14 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from geometry.skeletons import H36M17
-
-_RIGHT = {1, 2, 3, 14, 15, 16}
-_LEFT = {4, 5, 6, 11, 12, 13}
-
-
-def _color(child: int) -> str:
-    return "tab:red" if child in _RIGHT else "tab:blue" if child in _LEFT else "black"
+from geometry.skeletons import H36M17, side_color
 
 
 def check_render_target(out: str | Path, every: int = 1) -> None:
@@ -69,8 +62,8 @@ def render_prediction(result: dict[str, Any], out: str | Path, view: int = 0, ev
         ax3.clear()
         kp = pose2d[view, t]
         for parent, child in H36M17.bones:
-            ax2.plot(*kp[[parent, child], :2].T, color=_color(child), lw=2)
-            ax3.plot(*p3[t, [parent, child]].T, color=_color(child), lw=2)
+            ax2.plot(*kp[[parent, child], :2].T, color=side_color(child), lw=2)
+            ax3.plot(*p3[t, [parent, child]].T, color=side_color(child), lw=2)
         low = kp[:, 2] < 0.3
         ax2.scatter(*kp[low, :2].T, s=30, facecolors="none", edgecolors="magenta")
         ax2.set(xlim=(0, w), ylim=(h, 0), aspect="equal", title=f"2D input, frame {t}")

@@ -54,13 +54,14 @@ import torch
 from datamodules.records import SequenceRecord
 from datamodules.sampling import ShardedBatchSampler
 from geometry.cameras import camera_to_25d, normalize_screen
-from geometry.skeletons import H36M17, JointSet
+from geometry.skeletons import H36M17, ROOT, JointSet
 
-ROOT = 0
-# Keys whose trailing joint axis is permuted by a flip, with whether channel 0 is negated.
 # Evaluation loaders (val / test, in order, no gradients) use this many times the training batch:
 # fewer, larger batches cut the per-batch cost of the metrics and the Trainer's hooks.
 EVAL_BATCH_FACTOR = 4
+# The 3D ground truth of a clip set: what label-free training must never see.
+GROUND_TRUTH_KEYS = ("target", "target_mm", "factor", "R", "t", "pose3d_world")
+# Keys whose trailing joint axis is permuted by a flip, with whether channel 0 is negated.
 _POSE_KEYS = {"input": True, "target": True, "target_mm": True, "pose3d_world": True}
 
 
@@ -353,12 +354,40 @@ class ClipDataset(torch.utils.data.Dataset):
         # Flipped copies are computed once (with `flip_batch`) and stacked after the originals,
         # so a flipped sample is fetched by the same single gather at `index + len`.
         self._stacked: dict[str, np.ndarray] = {}
-        if flip:
-            tensors = {k: torch.from_numpy(v) for k, v in self.arrays.items()}
-            flipped = flip_batch(tensors, torch.ones(self._len, dtype=torch.bool))
-            for key, value in flipped.items():
-                if value is not tensors[key]:
-                    self._stacked[key] = np.concatenate([self.arrays[key], value.numpy()])
+        self._stack_flipped(list(self.arrays))
+
+    def _stack_flipped(self, keys: list[str]) -> None:
+        if not self.flip:
+            return
+        tensors = {k: torch.from_numpy(self.arrays[k]) for k in keys}
+        flipped = flip_batch(tensors, torch.ones(self._len, dtype=torch.bool))
+        for key, value in flipped.items():
+            if value is not tensors[key]:
+                self._stacked[key] = np.concatenate([self.arrays[key], value.numpy()])
+
+    def update_arrays(self, **arrays: np.ndarray) -> None:
+        """Replace (or add) per-sample arrays, e.g. new training labels; flipped copies follow.
+
+        Args:
+            **arrays: `(S, ...)` arrays with this dataset's sample count `S` (for `target`:
+                `(S, [V,] T, J, 3)`, `valid`: `(S, [V,] T, J)`).
+
+        Raises:
+            ValueError: an array whose leading dimension is not `S`.
+        """
+        for key, value in arrays.items():
+            value = np.asarray(value)
+            if value.shape[:1] != (self._len,):
+                raise ValueError(f"{key}: expected {self._len} samples, got shape {value.shape}")
+            self.arrays[key] = value
+            self._stacked.pop(key, None)
+        self._stack_flipped(list(arrays))
+
+    def drop_arrays(self, keys: Sequence[str]) -> None:
+        """Remove per-sample arrays (e.g. the 3D ground truth of a label-free training set)."""
+        for key in keys:
+            self.arrays.pop(key, None)
+            self._stacked.pop(key, None)
 
     def __len__(self) -> int:
         return self._len

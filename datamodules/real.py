@@ -578,8 +578,3 @@ def format_summary(name: str, summary: dict[str, Any]) -> str:
         f"  units check: {units}",
         f"  cached records: {summary['cache']}",
     ])
-
-
-# The registry imports dataset *packages*; the merged Humans7.1M DataModule is a module that
-# builds on this one, so importing it here registers it whenever any real dataset is loaded.
-import datamodules.humans71m  # noqa: E402, F401

@@ -130,13 +130,6 @@ def _numeric(name: str, v: Any) -> np.ndarray:
     return a
 
 
-def nan_like(x: Array) -> Array:
-    """An array of NaN with the shape, dtype (and device) of `x`."""
-    if is_torch(x):
-        return torch.full_like(x, float("nan"))
-    return np.full_like(x, np.nan)
-
-
 def where(cond: Array, a: Array, b: Array | float) -> Array:
     """`numpy.where` / `torch.where` for whichever type `cond` is."""
     if is_torch(cond):

@@ -10,7 +10,8 @@ recipe (copy one source joint, mean of several, or a weighted combination whose 
 Sided joint names always start with `left_` / `right_`; the flip permutation of every set
 built here is derived from those names and checked against geometry in the tests.
 
-Entry points: `get_joint_set`, `convert`, `flip_keypoints`, `bone_lengths`, `list_conversions`.
+Entry points: `get_joint_set`, `convert`, `flip_keypoints`, `bone_lengths`, `list_conversions`;
+`ROOT` (the pelvis, index 0 of H36M-17) and `side_color` (how every plot colours a side).
 """
 
 from __future__ import annotations
@@ -122,6 +123,16 @@ H36M17 = JointSet(
     parents=(-1, 0, 1, 2, 0, 4, 5, 0, 7, 8, 9, 8, 11, 12, 8, 14, 15),
     flip=(0, 4, 5, 6, 1, 2, 3, 7, 8, 9, 10, 14, 15, 16, 11, 12, 13),
 )
+# The root joint of the internal order (the pelvis): poses are made root-relative at it.
+ROOT = H36M17.joints.index("pelvis")
+
+
+def side_color(joint: int, joint_set: JointSet = H36M17) -> str:
+    """Drawing colour of a joint (or the bone ending at it): right red, left blue, centre black."""
+    if joint in joint_set.right:
+        return "tab:red"
+    return "tab:blue" if joint in joint_set.left else "black"
+
 
 _COCO_NAMES = (
     "nose left_eye right_eye left_ear right_ear left_shoulder right_shoulder left_elbow "

@@ -102,19 +102,6 @@ def loss_limb_gt(
     return _masked_mean(diff, mask[..., child] & mask[..., parent])
 
 
-def loss_weighted_mpjpe(
-    pred: torch.Tensor,
-    target: torch.Tensor,
-    weights: torch.Tensor,
-    mask: torch.Tensor | None = None,
-) -> torch.Tensor:
-    """Per-joint weighted MPJPE; `weights (J,)` (KASportsFormer / MixSTE joint weights)."""
-    _check_pair(pred, target, mask)
-    if weights.shape != pred.shape[-2:-1]:
-        raise ValueError(f"weights must have shape ({pred.shape[-2]},), got {tuple(weights.shape)}")
-    return _masked_mean(weights * torch.linalg.vector_norm(pred - target, dim=-1), mask)
-
-
 def supervised_loss(
     pred: torch.Tensor,
     target: torch.Tensor,

@@ -2,9 +2,10 @@
 
 import importlib
 import pkgutil
+from pathlib import Path
 
-import models as _pkg
-
-for _info in pkgutil.iter_modules(_pkg.__path__):
+# The folder is listed directly: importing the `models` package here would make the two import
+# each other.
+for _info in pkgutil.iter_modules([str(Path(__file__).parent)]):
     if not _info.name.startswith("_") and _info.name not in ("base", "registry"):
         importlib.import_module(f"models.{_info.name}")

@@ -280,27 +280,6 @@ class Attention(nn.Module):
         return F.linear(out.transpose(1, 2).reshape(*lead, length, dim), w, b)
 
 
-class DropPath(nn.Module):
-    """Stochastic depth: zero a whole residual branch per sample with probability `p` (train only).
-
-    Args:
-        p: drop probability in [0, 1).
-    """
-
-    def __init__(self, p: float = 0.0) -> None:
-        super().__init__()
-        if not 0.0 <= p < 1.0:
-            raise ValueError(f"drop path probability p must be in [0, 1), got {p}")
-        self.p = p
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Return `x` `(B, ...)` with some samples zeroed and the rest scaled by 1/(1-p)."""
-        if self.p == 0.0 or not self.training:
-            return x
-        keep = x.new_empty((x.shape[0],) + (1,) * (x.ndim - 1)).bernoulli_(1.0 - self.p)
-        return x * keep / (1.0 - self.p)
-
-
 def _linear_in_place_layout(
     x: torch.Tensor, w: torch.Tensor, b: torch.Tensor | None
 ) -> torch.Tensor:  # fmt: skip

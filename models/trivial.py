@@ -15,10 +15,9 @@ from __future__ import annotations
 
 import torch
 
+from geometry.skeletons import ROOT
 from models.base import Lifter
 from models.registry import register_lifter
-
-ROOT = 0
 
 
 class _TrivialBaseline(Lifter):

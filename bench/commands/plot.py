@@ -133,8 +133,9 @@ def predict_clip(ckpt: Path, clip: int = 0) -> tuple[Any, Any, str]:
     from omegaconf import OmegaConf
 
     from bench.checkpoints import load_lifter_weights
-    from bench.regimes.base import ROOT, flatten_views
+    from bench.regimes.base import flatten_views
     from bench.runner import build_datamodule, build_module
+    from geometry.skeletons import ROOT
 
     ckpt = Path(ckpt)
     config = ckpt.parent.parent / "config.yaml"

@@ -20,12 +20,11 @@ import lightning as L
 import torch
 
 from bench.evaluation import EvalMetrics
+from geometry.skeletons import ROOT
 from models import create_lifter
 from models.flip import flip_average
 from models.normalization import PoseNormalizer, StandardizedLifter
 from models.trivial import MeanPose
-
-ROOT = 0
 
 
 def flatten_views(batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:

@@ -16,7 +16,8 @@ from typing import Any
 
 import torch
 
-from bench.regimes.base import ROOT, LiftingRegime, flatten_views
+from bench.regimes.base import LiftingRegime, flatten_views
+from geometry.skeletons import ROOT
 from losses.heatpose import HeatPoseGrid, decode_heatpose, heatpose_ce, heatpose_target
 from losses.supervised import supervised_loss
 from models.flip import flip_average

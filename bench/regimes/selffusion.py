@@ -35,8 +35,9 @@ from typing import Any
 import torch
 from torch import nn
 
-from bench.regimes.base import ROOT, LiftingRegime
+from bench.regimes.base import LiftingRegime
 from bench.regimes.consistency import multiview_input
+from geometry.skeletons import ROOT
 from losses.canonical import (
     camera_loss,
     canonicalize_2d,

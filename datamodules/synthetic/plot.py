@@ -7,15 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from datamodules.records import SequenceRecord
-from geometry.skeletons import H36M17
-
-# Right side red, left side blue, centre black (the usual pose-drawing convention).
-_RIGHT = {1, 2, 3, 14, 15, 16}
-_LEFT = {4, 5, 6, 11, 12, 13}
-
-
-def _bone_color(child: int) -> str:
-    return "tab:red" if child in _RIGHT else "tab:blue" if child in _LEFT else "black"
+from geometry.skeletons import H36M17, side_color
 
 
 def plot_take(rec: SequenceRecord, frame: int, out: Path, max_views: int = 4) -> None:
@@ -46,7 +38,7 @@ def plot_take(rec: SequenceRecord, frame: int, out: Path, max_views: int = 4) ->
     pose = rec.pose3d_world[frame]
     for parent, child in H36M17.bones:
         seg = pose[[parent, child]]
-        ax.plot(seg[:, 0], seg[:, 1], seg[:, 2], color=_bone_color(child), lw=2)
+        ax.plot(seg[:, 0], seg[:, 1], seg[:, 2], color=side_color(child), lw=2)
     ax.scatter(*pose[9], color="orange", s=25, label="nose")
     centres = -np.einsum("vji,vj->vi", rec.R[:, frame], rec.t[:, frame])
     for v, c in enumerate(centres):
@@ -71,7 +63,7 @@ def plot_take(rec: SequenceRecord, frame: int, out: Path, max_views: int = 4) ->
                 a.plot(*clean[[parent, child]].T, color="0.6", lw=1)
         det = rec.pose2d[v, frame]
         for parent, child in H36M17.bones:
-            a.plot(*det[[parent, child], :2].T, color=_bone_color(child), lw=1.5)
+            a.plot(*det[[parent, child], :2].T, color=side_color(child), lw=1.5)
         low = det[:, 2] < 0.3
         a.scatter(*det[~low, :2].T, s=8, color="black", zorder=3)
         a.scatter(*det[low, :2].T, s=30, facecolors="none", edgecolors="magenta", zorder=3)

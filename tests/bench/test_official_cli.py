@@ -9,8 +9,8 @@ import pytest
 import torch
 import yaml
 
+from bench.checkpoints import is_liftbench_checkpoint
 from bench.cli import main
-from bench.official import is_liftbench_checkpoint
 from bench.predict import load_lifter_from_checkpoint
 from leaderboard.records import read_records
 from models import create_lifter
