@@ -26,14 +26,12 @@ import numpy as np
 import torch
 
 from bench.metrics.functional import pa_mpjpe, spa_mpjpe
-from datamodules.clips import view_groups
+from datamodules.clips import GROUND_TRUTH_KEYS, view_groups
 from geometry.calibration import calibrate, extrinsic_errors
 from geometry.cameras import camera_to_25d, projection_matrix, undistort_points
+from geometry.skeletons import ROOT
 from geometry.triangulation import triangulate
 from models.flip import flip_average
-
-ROOT = 0
-_GT_KEYS = ("target", "target_mm", "factor", "R", "t", "pose3d_world")
 
 
 @dataclass
@@ -402,4 +400,4 @@ def pool_metrics(parts: list[dict[str, tuple[float, float]]]) -> dict[str, float
 
 def strip_ground_truth(arrays: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     """The arrays without the 3D ground-truth keys (what label-free training may see)."""
-    return {k: v for k, v in arrays.items() if k not in _GT_KEYS}
+    return {k: v for k, v in arrays.items() if k not in GROUND_TRUTH_KEYS}

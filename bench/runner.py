@@ -223,8 +223,12 @@ def prepare_normalizer(cfg: DictConfig, dm: Any, module: Any) -> None:
 
 
 def build_trainer(cfg: DictConfig, run_dir: Path, callbacks: list[Callback],
-                  logger: Any) -> L.Trainer:
-    """A Lightning Trainer from `cfg.trainer` (our DataModules shard data themselves)."""
+                  logger: Any, reload_every: int = 0) -> L.Trainer:
+    """A Lightning Trainer from `cfg.trainer` (our DataModules shard data themselves).
+
+    `reload_every`: rebuild the train loader every this many epochs (0: never), for regimes
+    whose training data changes between rounds (pseudo-labels).
+    """
     t = cfg.trainer
     configure_threads(cpu_processes_per_node(t.accelerator, t.devices))
     from lightning.pytorch.callbacks import TQDMProgressBar
@@ -241,7 +245,7 @@ def build_trainer(cfg: DictConfig, run_dir: Path, callbacks: list[Callback],
         log_every_n_steps=t.log_every_n_steps, deterministic=t.deterministic,
         default_root_dir=str(run_dir), logger=logger, callbacks=callbacks,
         use_distributed_sampler=False, enable_model_summary=False,
-        num_sanity_val_steps=0,
+        num_sanity_val_steps=0, reload_dataloaders_every_n_epochs=int(reload_every),
     )
 
 
@@ -284,7 +288,10 @@ def run_fit(cfg: DictConfig) -> Path | None:
             every_n_train_steps=int(every), enable_version_counter=False,
         ))
     writer = RecordWriter(cfg, run_id, "fit", started, protocol_fields(cfg, dm, module))
-    trainer = build_trainer(cfg, run_dir, [*callbacks, writer], logger)
+    # a regime that relabels its training set between rounds has the loader rebuilt then
+    reload = module.iteration_epochs(cfg.trainer.max_epochs) \
+        if hasattr(module, "iteration_epochs") else 0
+    trainer = build_trainer(cfg, run_dir, [*callbacks, writer], logger, reload)
     if not any(p.requires_grad for p in module.parameters()):
         # a trivial baseline: its statistics are fitted, there is nothing to train
         trainer.test(module, datamodule=dm, verbose=False)

@@ -6,12 +6,13 @@ confidence-weighted triangulation → per-camera 2.5D pseudo-labels (`bench/pseu
 fine-tune on them with the supervised loss (MPJPE + 0.5·N-MPJPE + 20·velocity).
 
 Mapping onto Lightning: iteration `k` covers epochs `[k·E, (k+1)·E)` (E = `epochs_per_iteration`).
-The labels of iteration 0 are computed in `on_fit_start` (before the first batch is fetched),
-later ones in `on_train_epoch_start`; they overwrite the `target` and `valid` arrays of the
-training set in place (the 3D ground-truth arrays are removed from it), so the DataModule must
-serve batches in-process (`trainer.num_workers=0`). At every iteration start the AdamW state is
-cleared and the learning rate reset to its initial value with the schedule restarted, which is
-what re-creating the optimizer does (the paper's protocol).
+The labelling runs in a callback (`bench/regimes/relabelling.py`, added by `configure_callbacks`):
+iteration 0's labels at fit start, later ones at the end of each iteration's last epoch. They reach
+the training set through the DataModule (`set_training_labels`, after `hide_ground_truth`), and
+the Trainer reloads its train loader every E epochs (`liftbench fit` sets
+`reload_dataloaders_every_n_epochs`), so worker processes (`num_workers > 0`) see them. At every
+iteration start the AdamW state is emptied and the schedule restarts: the learning rate is
+`lr · lr_decay^(epoch mod E)`, which is what re-creating the optimizer does (the paper's protocol).
 
 A resumed run (`ckpt_path=`) re-labels at fit start from the restored weights (Lightning restores
 the epoch counter only after `on_fit_start`, so that row is numbered 0) and continues the
@@ -31,27 +32,12 @@ pseudo-labels); labels are 2.5D rather than in calibration units (see `bench/pse
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
-import numpy as np
 import torch
+from lightning.pytorch.callbacks import Callback
 
-from bench.metrics.functional import pa_mpjpe
-from bench.pseudolabels import (
-    MultiViewTake,
-    evaluate_take,
-    labels_for_clips,
-    lift_views,
-    load_clip_arrays,
-    pool_metrics,
-    pseudo_labels,
-    strip_ground_truth,
-    takes_from_clips,
-)
-from bench.regimes.base import flatten_views
 from bench.regimes.supervised import SupervisedRegime
-from datamodules.clips import flip_batch
 
 _SCHEDULES = ("exponential", "constant")
 
@@ -104,19 +90,14 @@ class PseudoLabelRegime(SupervisedRegime):
         self.evaluate = bool(evaluate)
         self.max_reprojection_px = None if max_reprojection_px is None else float(
             max_reprojection_px)
-        self.history: list[dict[str, float]] = []
-        self._takes: list[MultiViewTake] = []
-        self._index = None
-        self._dataset = None
+        self.history: list[dict[str, float]] = []  # one row per labelling pass
 
     # training_step: SupervisedRegime's loss, against the current pseudo-labels (`target`)
 
-    @property
-    def epochs_per_iteration(self) -> int:
-        """E: epochs per iteration (explicit, or `max_epochs // iterations`)."""
+    def iteration_epochs(self, max_epochs: int | None) -> int:
+        """E for a run of `max_epochs` epochs (explicit, or `max_epochs // iterations`)."""
         if self._epochs_per_iteration is not None:
             return int(self._epochs_per_iteration)
-        max_epochs = self.trainer.max_epochs
         if max_epochs is None or max_epochs < 1:
             raise ValueError(
                 "regime=pseudolabel needs regime.epochs_per_iteration when trainer.max_epochs "
@@ -124,141 +105,34 @@ class PseudoLabelRegime(SupervisedRegime):
             )
         return max(1, max_epochs // self.iterations)
 
-    def on_fit_start(self) -> None:
-        """Rebuild the multi-view takes of the training set and make iteration 0's labels."""
-        dm = self.trainer.datamodule
-        needed = ("cache_path", "config", "datasets", "train_on")
-        if dm is None or not all(hasattr(dm, k) for k in needed):
-            raise ValueError(
-                "regime=pseudolabel needs the synthetic DataModule (data=synthetic), whose "
-                "cached multi-view takes it re-labels"
-            )
-        if getattr(dm, "num_workers", 0):
-            raise ValueError(
-                "regime=pseudolabel rewrites the training targets in place every iteration; "
-                "set trainer.num_workers=0 (worker processes would keep stale copies)"
-            )
-        if dm.config["views"] < 2:
-            raise ValueError("regime=pseudolabel needs multi-view clips: data.kwargs.views >= 2")
-        arrays = load_clip_arrays(dm.cache_path / dm.train_on)
-        self._takes, self._index = takes_from_clips(arrays, dm.config["cameras"],
-                                                    dm.config["stride"])
-        self._dataset = dm.datasets[dm.train_on]
-        # label-free training: the 3D ground truth never reaches a training batch
-        self._dataset.arrays = strip_ground_truth(self._dataset.arrays)
-        self._dataset._stacked = strip_ground_truth(self._dataset._stacked)
-        self._relabel(0)
+    @property
+    def epochs_per_iteration(self) -> int:
+        """E: epochs per iteration of this fit."""
+        return self.iteration_epochs(self.trainer.max_epochs)
 
-    def on_train_epoch_start(self) -> None:
-        """At an iteration boundary: restart the optimizer, re-lift, re-calibrate, re-label."""
-        epoch = self.current_epoch
-        k, rem = divmod(epoch, self.epochs_per_iteration)
-        if epoch == 0 or rem or k >= self.iterations:
-            return
-        self._restart_optimizer()
-        self._relabel(k)
+    def configure_callbacks(self) -> list[Callback]:
+        """The labelling loop runs as a callback at the iteration boundaries."""
+        from bench.regimes.relabelling import PseudoLabelling
 
-    def on_train_end(self) -> None:
-        """Measure the final model (row K of the history) when training ran to the end."""
-        if self.evaluate and self._takes:
-            self._pass(len(self.history), write=False)
+        return [PseudoLabelling()]
 
-    def _restart_optimizer(self) -> None:
-        """Empty the AdamW state, reset the lr and restart the schedule (= a new optimizer)."""
+    def configure_optimizers(self) -> Any:
+        """AdamW with a schedule that restarts every iteration.
+
+        `exponential`: `lr · lr_decay^(epoch mod E)`; `constant`: `lr`.
+        """
+        out = super().configure_optimizers()
+        if self.optim_cfg.get("schedule", "exponential") != "exponential":
+            return out
+        opt = out["optimizer"]
+        decay, E = float(self.optim_cfg.get("lr_decay", 0.99)), self.epochs_per_iteration
+        sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda epoch: decay ** (epoch % E))
+        return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "epoch"}}
+
+    def restart_optimizer(self) -> None:
+        """Empty the AdamW moments at an iteration start (the schedule restarts by itself)."""
         for opt in self.trainer.optimizers:
             opt.state.clear()
-            for group in opt.param_groups:
-                group["lr"] = group.get("initial_lr", group["lr"])
-        for cfg in self.trainer.lr_scheduler_configs:
-            sched = cfg.scheduler
-            sched.last_epoch = 0
-            sched._last_lr = [g["lr"] for g in sched.optimizer.param_groups]
-
-    # ---------------------------------------------------------------------------- labelling
-    def _relabel(self, iteration: int) -> None:
-        self._pass(iteration, write=True)
-
-    def _pass(self, iteration: int, write: bool) -> None:
-        """Lift + calibrate + triangulate every take; write the labels and/or evaluate."""
-        was_training = self.lifter.training
-        self.lifter.eval()
-        labels, valid, parts, failed, gated = {}, {}, [], 0, 0
-        try:
-            for take in self._takes:
-                lifted = lift_views(self.standalone_lifter(), take.inputs, flip=self.flip_tta)
-                try:
-                    result = pseudo_labels(take, lifted, self.calibration)
-                except ValueError:
-                    # a take that cannot be calibrated (e.g. no jointly visible joints) gives
-                    # no labels this iteration rather than aborting the run
-                    failed += 1
-                    shape = take.inputs.shape
-                    labels[take.take] = np.full(shape, np.nan)
-                    valid[take.take] = np.zeros(shape[:-1], dtype=bool)
-                    continue
-                reproj = result["diagnostics"]["reprojection_px"]
-                if self.max_reprojection_px is not None and not reproj <= self.max_reprojection_px:
-                    gated += 1
-                    result["valid"] = np.zeros_like(result["valid"])
-                labels[take.take], valid[take.take] = result["labels"], result["valid"]
-                if self.evaluate:
-                    parts.append(evaluate_take(take, lifted, result, self.joints_eval))
-            row: dict[str, float] = {"iteration": float(iteration),
-                                     "failed_takes": float(failed), "gated_takes": float(gated)}
-            if self.evaluate:
-                row.update(pool_metrics(parts))
-                row["test_mono_pa_mpjpe"] = self._test_pa_mpjpe()
-        finally:
-            self.lifter.train(was_training)
-        if failed == len(self._takes):
-            raise ValueError(
-                f"pseudo-labelling failed for all {failed} takes at iteration {iteration} "
-                "(calibration errors); check the 2D confidences and camera count"
-            )
-        if write:
-            self._write_labels(labels, valid)
-            row["labelled_fraction"] = float(np.mean([v.mean() for v in valid.values()]))
-            row["lr"] = float(self.trainer.optimizers[0].param_groups[0]["lr"]) \
-                if self.trainer.optimizers else math.nan
-        self.history.append(row)
-        logger = self.logger
-        if logger is not None:
-            logger.log_metrics({f"pseudolabel/{k}": v for k, v in row.items()},
-                               step=self.global_step)
-
-    def _write_labels(self, labels: dict[int, np.ndarray], valid: dict[int, np.ndarray]) -> None:
-        ds = self._dataset
-        T = ds.arrays["input"].shape[2]
-        target = labels_for_clips(self._index, labels, T)
-        mask = labels_for_clips(self._index, valid, T)
-        target = np.where(mask[..., None], target, 0.0).astype(np.float32)
-        ds.arrays["target"], ds.arrays["valid"] = target, mask
-        if ds.flip:
-            flipped = flip_batch({"target": torch.from_numpy(target),
-                                  "valid": torch.from_numpy(mask)},
-                                 torch.ones(len(target), dtype=torch.bool))
-            for key in ("target", "valid"):
-                ds._stacked[key] = np.concatenate([ds.arrays[key], flipped[key].numpy()])
-
-    @torch.no_grad()
-    def _test_pa_mpjpe(self) -> float:
-        """Monocular PA-MPJPE (mm, flip TTA) on the DataModule's held-out test clips."""
-        dm = self.trainer.datamodule
-        if "test" not in getattr(dm, "datasets", {}):
-            return math.nan
-        total, count = 0.0, 0
-        for batch in dm.test_dataloader():
-            batch = flatten_views({k: v.to(self.device) if torch.is_tensor(v) else v
-                                   for k, v in batch.items()})
-            pred = self.predict_pose(batch["input"])
-            target = batch["target"] - batch["target"][..., :1, :]
-            scale = batch["factor"][..., None, None]
-            err = pa_mpjpe(pred * scale, target * scale, mask=batch.get("valid"),
-                           joints=self.joints_eval, reduction="none")
-            ok = torch.isfinite(err)
-            total += float(err[ok].sum())
-            count += int(ok.sum())
-        return total / count if count else math.nan
 
     # ------------------------------------------------------------------------------- record
     def on_test_epoch_end(self) -> None:

@@ -29,7 +29,13 @@ import lightning.pytorch as L
 import numpy as np
 import torch
 
-from datamodules.clips import EVAL_BATCH_FACTOR, ClipDataset, build_clips, clip_loader
+from datamodules.clips import (
+    EVAL_BATCH_FACTOR,
+    GROUND_TRUTH_KEYS,
+    ClipDataset,
+    build_clips,
+    clip_loader,
+)
 from datamodules.registry import register_datamodule
 from datamodules.synthetic.bodies import sample_body
 from datamodules.synthetic.capture import SPEED_RANGE, motion_label, resolve_motions, synthesize
@@ -264,6 +270,29 @@ class SyntheticDataModule(L.LightningDataModule):
             self.datasets[name], size, shuffle=shuffle, seed=self.seed,
             num_workers=self.num_workers,
         )
+
+    def set_training_labels(self, target: np.ndarray, valid: np.ndarray) -> None:
+        """Replace the training set's labels (e.g. pseudo-labels between fine-tuning rounds).
+
+        Takes effect for the next `train_dataloader()`: worker processes hold copies of the
+        set, so a Trainer that relabels reloads its loaders at that boundary
+        (`reload_dataloaders_every_n_epochs`).
+
+        Args:
+            target: `(S, V, T, J, 3)` (or `(S, T, J, 3)` single-view) 2.5D labels of the clips of
+                the `train_on` set, in its order.
+            valid: `(S, V, T, J)` bool, False where a joint has no label.
+        """
+        if not self.datasets:
+            self.setup()
+        self.datasets[self.train_on].update_arrays(
+            target=np.asarray(target, dtype=np.float32), valid=np.asarray(valid, dtype=bool))
+
+    def hide_ground_truth(self, keys: tuple[str, ...] = GROUND_TRUTH_KEYS) -> None:
+        """Drop the 3D ground truth from the training set (label-free training never sees it)."""
+        if not self.datasets:
+            self.setup()
+        self.datasets[self.train_on].drop_arrays(keys)
 
     def train_dataloader(self) -> torch.utils.data.DataLoader:
         """Shuffled, flip-augmented training clips (of the `train_on` set)."""

@@ -12,6 +12,7 @@ from bench.evaluation import EvalMetrics
 from bench.pseudolabels import load_clip_arrays
 from bench.regimes import regime_class
 from bench.regimes.pseudolabel import PseudoLabelRegime
+from datamodules.clips import flip_batch
 from datamodules.synthetic.datamodule import SyntheticDataModule
 from leaderboard.records import read_records
 
@@ -49,14 +50,15 @@ def build(**kw):
     return args
 
 
-def fit(module, dm, epochs=2):
+def fit(module, dm, epochs=2, reload=0):
     module.action_names = dm.action_names
     module.val_metrics = EvalMetrics(len(dm.action_names))
     module.test_metrics = EvalMetrics(len(dm.action_names))
     trainer = L.Trainer(max_epochs=epochs, limit_train_batches=2, limit_val_batches=1,
                         logger=False, enable_checkpointing=False, accelerator="cpu",
                         use_distributed_sampler=False, enable_progress_bar=False,
-                        enable_model_summary=False, num_sanity_val_steps=0)
+                        enable_model_summary=False, num_sanity_val_steps=0,
+                        reload_dataloaders_every_n_epochs=reload)
     trainer.fit(module, datamodule=dm)
     return trainer
 
@@ -75,12 +77,7 @@ def test_label_free_training_relabel_and_restart(cache):
     per_epoch = min(2, -(-len(ds) // 8))
     assert len(module.seen) == 2 * per_epoch
     for batch in module.seen[per_epoch:]:  # iteration 1's batches: iteration 1's labels
-        idx = batch["index"].numpy()
-        plain = torch.from_numpy(ds.arrays["target"][idx])
-        flipped = torch.from_numpy(ds._stacked["target"][idx + len(ds)])
-        same = [(torch.allclose(b, p) or torch.allclose(b, f))
-                for b, p, f in zip(batch["target"], plain, flipped)]
-        assert all(same)
+        assert_current_labels(batch, ds)
     # history: iterations 0 and 1 relabelled, then the final model (row 2)
     rows = module.history
     assert [r["iteration"] for r in rows] == [0.0, 1.0, 2.0]
@@ -93,6 +90,45 @@ def test_label_free_training_relabel_and_restart(cache):
         assert {"mono_pa_mpjpe", "multi_pa_mpjpe", "multi_spa_mpjpe", "rotation_deg",
                 "centre_error_rel", "test_mono_pa_mpjpe"} <= set(r)
         assert np.isfinite(r["mono_pa_mpjpe"]) and np.isfinite(r["test_mono_pa_mpjpe"])
+
+
+def assert_current_labels(batch, ds):
+    """The batch's targets are the set's current labels (each sample plain or flipped)."""
+    assert carries_current_labels(batch, ds)
+
+
+def carries_current_labels(batch, ds) -> bool:
+    idx = batch["index"].numpy()
+    plain = torch.from_numpy(ds.arrays["target"][idx])
+    flip = {"target": plain, "valid": torch.from_numpy(ds.arrays["valid"][idx])}
+    flipped = flip_batch(flip, torch.ones(len(idx), dtype=torch.bool))["target"]
+    same = [(torch.allclose(b, p) or torch.allclose(b, f))
+            for b, p, f in zip(batch["target"], plain, flipped)]
+    return all(same)
+
+
+def test_worker_processes_get_each_iterations_labels(cache):
+    """num_workers > 0: the loader is rebuilt every iteration, workers serve the new labels."""
+    torch.manual_seed(0)
+    dm = small_dm(cache, num_workers=1)
+    module = Spy(**build(evaluate=False))
+    module.seen = []
+    with pytest.raises(ValueError, match="reload_dataloaders_every_n_epochs=1"):
+        fit(module, dm)
+    dm = small_dm(cache, num_workers=1)
+    module = Spy(**build(evaluate=False))
+    module.seen = []
+    fit(module, dm, reload=1)
+    ds = dm.datasets["adapt"]
+    per_epoch = len(module.seen) // 2
+    first = module.seen[0]["target"]
+    for batch in module.seen[per_epoch:]:
+        assert_current_labels(batch, ds)
+    assert all(not (GT_KEYS & set(b)) for b in module.seen)
+    # iteration 0's batches carried other labels (the lifter was fine-tuned in between)
+    assert not any(carries_current_labels(b, ds) for b in module.seen[:per_epoch])
+    assert first.shape == module.seen[-1]["target"].shape
+    assert [r["iteration"] for r in module.history] == [0.0, 1.0]
 
 
 def test_reprojection_gate_drops_labels(cache):
@@ -113,8 +149,6 @@ def test_bad_configurations(cache):
         PseudoLabelRegime(**build(iterations=0))
     with pytest.raises(ValueError, match=r"data.kwargs.views >= 2"):
         fit(PseudoLabelRegime(**build()), small_dm(cache, views=1), epochs=1)
-    with pytest.raises(ValueError, match="num_workers=0"):
-        fit(PseudoLabelRegime(**build()), small_dm(cache, num_workers=1), epochs=1)
 
 
 def test_cli_run_record_keeps_the_iterations(cache, tmp_path):
