@@ -35,6 +35,7 @@ import numpy as np
 from scipy.spatial.transform import Rotation, Slerp
 
 from datamodules.synthetic.augment import bone_vectors, set_bone_lengths
+from datamodules.synthetic.bvh_topology import SkeletonMap, map_skeleton
 from datamodules.synthetic.deepmimic import Y_UP_TO_Z_UP, snap_rate
 from geometry.skeletons import H36M17
 
@@ -492,6 +493,54 @@ def resolve_name_map(
     return out
 
 
+def map_bvh(bvh: Bvh, flavour: str = "auto",
+            name_map: dict[str, str] | None = None) -> SkeletonMap:
+    """Where the H36M-17 joints are in `bvh`.
+
+    Args:
+        bvh: parsed file.
+        flavour: `"auto"` = by hierarchy topology and rest-pose geometry
+            (`bvh_topology.map_skeleton`), with the detected flavour's name table as hints
+            for the trunk; a key of `NAME_MAPS` = by that name table only
+            (`resolve_name_map`).
+        name_map: H36M joint → BVH joint overrides.
+
+    Returns:
+        The `SkeletonMap` (its `bvh` may carry a virtual head-top End Site).
+    """
+    if flavour == "auto":
+        return map_skeleton(bvh, NAME_MAPS[detect_flavour(bvh.names)], name_map)
+    joints = resolve_name_map(bvh, flavour, name_map)
+    return SkeletonMap(joints=joints, bvh=bvh, method=f"names ({flavour})")
+
+
+def describe_bvh(bvh: Bvh, flavour: str = "auto", name_map: dict[str, str] | None = None,
+                 unit: str = "auto") -> str:
+    """A report of how `bvh` maps to H36M-17 (`liftbench data show-bvh`)."""
+    smap = map_bvh(bvh, flavour, name_map)
+    unit = infer_unit(bvh) if unit == "auto" else unit
+    names = smap.bvh.names
+    lines = [
+        f"{bvh.source}: {len(bvh.joints)} joints (incl. End Sites), {bvh.num_frames} frames "
+        f"at {bvh.fps:g} Hz; names look {detect_flavour(bvh.names)!r}; unit {unit!r} "
+        f"({UNITS[unit]:g} m per file unit); mapping by {smap.method}",
+    ]
+    for joint in H36M17.joints:
+        k = smap.joints[joint]
+        chain = " <- ".join(names[p] for p in _ancestors(smap.bvh, k)[:3])
+        lines.append(f"  {joint:15s} {names[k]:24s} ({chain})")
+    lines += [f"  {note}" for note in smap.notes]
+    return "\n".join(lines)
+
+
+def _ancestors(bvh: Bvh, k: int) -> list[int]:
+    out = []
+    while k >= 0:
+        out.append(k)
+        k = bvh.joints[k].parent
+    return out
+
+
 def infer_unit(bvh: Bvh) -> str:
     """The `UNITS` key making the rest pose's largest extent closest to 1.7 m."""
     rest = forward_kinematics(
@@ -545,7 +594,8 @@ def bvh_to_h36m(
             raise ValueError(f"unit (metres per file unit) must be > 0, got {unit}")
     if fps is not None and not fps > 0:
         raise ValueError(f"fps must be > 0, got {fps}")
-    mapping = resolve_name_map(bvh, flavour, name_map)
+    smap = map_bvh(bvh, flavour, name_map)
+    bvh, mapping = smap.bvh, smap.joints
     index = np.array([mapping[j] for j in H36M17.joints])
     rots, trans = local_transforms(bvh)
     raw = forward_kinematics(bvh.parents, rots, trans)[:, index]
