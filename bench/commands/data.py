@@ -30,6 +30,22 @@ def _add_synth(q: argparse.ArgumentParser) -> None:
     q.add_argument("--subjects", type=int, default=2, help="subjects per motion (default 2)")
     q.add_argument("--fps", type=float, default=50.0, help="frame rate (default 50)")
     q.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    _add_bvh_options(q)
+
+
+def _add_bvh_options(q: argparse.ArgumentParser) -> None:
+    q.add_argument("--bvh-map", type=Path, default=None, metavar="FILE.json",
+                   help="BVH joints for chosen H36M-17 joints, a JSON object such as "
+                   '{"thorax": "Chest", "head": "Head_End"} (overrides the automatic mapping)')
+    q.add_argument("--flavour", choices=("auto", *_bvh_flavours()), default="auto",
+                   help="BVH mapping: auto = by hierarchy and rest pose (names as hints), or "
+                   "one fixed name table (default: auto)")
+
+
+def _bvh_flavours() -> list[str]:
+    from datamodules.synthetic.bvh import NAME_MAPS
+
+    return sorted(NAME_MAPS)
 
 
 def _run_synth(args: argparse.Namespace) -> int:
@@ -39,16 +55,20 @@ def _run_synth(args: argparse.Namespace) -> int:
 
     if not 1 <= args.cameras <= 8:
         raise ValueError(f"--cameras must be in 1..8, got {args.cameras}")
+    from bench.outputs import staged
+    from datamodules.synthetic.bvh import bvh_motion_options
+
     motions = resolve_motions(args.motions)
-    args.out.mkdir(parents=True, exist_ok=True)
+    options = bvh_motion_options(args.bvh_map, args.flavour)
     takes = iter_takes(
         motions, subjects=args.subjects, rig=args.rig, cameras=args.cameras, noise=args.noise,
-        distortion=args.distortion, fps=args.fps, seed=args.seed,
+        distortion=args.distortion, fps=args.fps, seed=args.seed, bvh_options=options,
     )
     n = 0
-    for rec in tqdm(takes, total=len(motions) * args.subjects, unit="take", desc="synth"):
-        save_take(rec, args.out / f"{rec.take}.npz")
-        n += 1
+    with staged() as stage:  # the takes appear when all were generated, or none
+        for rec in tqdm(takes, total=len(motions) * args.subjects, unit="take", desc="synth"):
+            save_take(rec, stage.path(args.out / f"{rec.take}.npz"))
+            n += 1
     print(f"wrote {n} takes to {args.out}")
     return 0
 
@@ -71,6 +91,24 @@ def _run_show(args: argparse.Namespace) -> int:
     args.out.parent.mkdir(parents=True, exist_ok=True)
     plot_take(rec, frame, args.out, max_views=args.max_views)
     print(f"wrote {args.out}")
+    return 0
+
+
+def _add_show_bvh(q: argparse.ArgumentParser) -> None:
+    q.add_argument("file", type=Path, help="a BVH motion-capture file")
+    q.add_argument("--unit", default="auto",
+                   help="file unit: auto, m, cm, mm, inch or cmu (default: auto)")
+    _add_bvh_options(q)
+
+
+def _run_show_bvh(args: argparse.Namespace) -> int:
+    from datamodules.synthetic.bvh import UNITS, bvh_motion_options, describe_bvh, read_bvh
+
+    if args.unit != "auto" and args.unit not in UNITS:
+        raise ValueError(f"--unit must be auto or one of {', '.join(UNITS)}, got {args.unit!r}")
+    options = bvh_motion_options(args.bvh_map, args.flavour)
+    print(describe_bvh(read_bvh(args.file), options["flavour"], options.get("name_map"),
+                       unit=args.unit))
     return 0
 
 
@@ -106,13 +144,16 @@ def _run_prepare(args: argparse.Namespace) -> int:
 ACTIONS: dict[str, tuple[str, Callable, Callable]] = {
     "synth": ("generate synthetic multi-view takes (.npz)", _add_synth, _run_synth),
     "show": ("draw a take's 3D skeleton and 2D views to a PNG", _add_show, _run_show),
+    "show-bvh": ("report how a BVH file's joints map to H36M-17", _add_show_bvh,
+                 _run_show_bvh),
     "prepare": ("convert a real dataset once into cached records", _add_prepare, _run_prepare),
 }
 
 
 def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     """Register `data` with one nested parser per entry of `ACTIONS`."""
-    p = sub.add_parser("data", help="generate and inspect datasets (synth, show)")
+    p = sub.add_parser("data", help="generate and inspect datasets (synth, show, show-bvh, "
+                       "prepare)")
     inner = p.add_subparsers(dest="action", metavar="ACTION")
     for name, (text, add_arguments, run) in ACTIONS.items():
         q = inner.add_parser(name, help=text, description=text)

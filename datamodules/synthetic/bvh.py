@@ -616,6 +616,35 @@ def bvh_to_h36m(
     return joints, rate
 
 
+def bvh_motion_options(name_map: str | Path | dict[str, str] | None = None,
+                       flavour: str = "auto") -> dict[str, object]:
+    """Checked BVH options `{"flavour", "name_map"}` from a dict or a JSON file of the map.
+
+    Raises:
+        ValueError: unknown flavour, or a map that is not a JSON object of H36M-17 joint
+            names to BVH joint names (the message names the file).
+    """
+    if flavour != "auto" and flavour not in NAME_MAPS:
+        raise ValueError(f"flavour must be 'auto' or one of {sorted(NAME_MAPS)}, got {flavour!r}")
+    options: dict[str, object] = {"flavour": flavour}
+    if name_map is None:
+        return options
+    source = "name_map"
+    if not isinstance(name_map, dict):
+        from datamodules.input_errors import read_json
+
+        source = str(name_map)
+        name_map = read_json(name_map, "a JSON object {H36M-17 joint: BVH joint name}")
+    if not isinstance(name_map, dict) or not all(
+            isinstance(k, str) and isinstance(v, str) for k, v in name_map.items()):
+        raise ValueError(f"{source}: expected a JSON object {{H36M-17 joint: BVH joint name}}")
+    bad = sorted(set(name_map) - set(H36M17.joints))
+    if bad:
+        raise ValueError(f"{source}: {bad} are not H36M-17 joints ({', '.join(H36M17.joints)})")
+    options["name_map"] = dict(name_map)
+    return options
+
+
 def load_bvh(path: str | Path, fps: float | None = None, **options: object) -> tuple:
     """Read a BVH file as H36M-17 joints: `read_bvh` then `bvh_to_h36m(…, **options)`.
 

@@ -24,6 +24,7 @@ import zlib
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -242,6 +243,7 @@ def iter_takes(
     mirror: bool = True,
     speed: tuple[float, float] = SPEED_RANGE,
     select: Callable[[str, str, int], bool] | None = None,
+    bvh_options: dict[str, Any] | None = None,
 ) -> Iterator[SequenceRecord]:
     """Generate the takes of `motions × subjects × variants` one by one (see `capture_take`).
 
@@ -263,6 +265,8 @@ def iter_takes(
         speed: `(low, high)` playback speed range; `(1, 1)` keeps the motion's speed.
         select: `select(action, subject, variant)` → generate this take? (default: all).
             Skipped takes cost nothing and do not change the others.
+        bvh_options: options for the BVH motions (`bvh.bvh_to_h36m`: `name_map`,
+            `flavour`, `unit`, `up`); clips by name take none.
 
     Yields:
         One `SequenceRecord` per take, take id `take_id(action, subject, variant)`, labels
@@ -277,7 +281,8 @@ def iter_takes(
                   if select is None or select(action, b.name, v)]
         if not wanted:
             continue
-        motion = load_motion(name, fps=fps)
+        is_bvh = Path(str(name)).suffix.lower() == ".bvh"
+        motion = load_motion(name, fps=fps, **((bvh_options or {}) if is_bvh else {}))
         for body, v in wanted:
             parity = np.random.default_rng(_stable_seed(seed, action, body.name, "mirror"))
             rng = np.random.default_rng(_stable_seed(seed, action, body.name, v))

@@ -38,6 +38,7 @@ from datamodules.clips import (
 )
 from datamodules.registry import register_datamodule
 from datamodules.synthetic.bodies import sample_body
+from datamodules.synthetic.bvh import bvh_motion_options
 from datamodules.synthetic.capture import SPEED_RANGE, motion_label, resolve_motions, synthesize
 from datamodules.synthetic.rigs import RIG_CHOICES
 from datamodules.synthetic.splits import PROTOCOLS, SETS, SplitPlan, plan_split
@@ -87,6 +88,11 @@ class SyntheticDataModule(L.LightningDataModule):
         num_workers: DataLoader workers (0 = in-process, fastest for these cached arrays).
         seed: generation, split and augmentation seed.
         cache_dir: cache root (default `default_cache_dir()`).
+        bvh_map: for BVH motions, H36M joint → BVH joint overrides: a dict or the path of a
+            JSON file holding one (see `bvh.map_bvh`).
+        flavour: how BVH motions are mapped: `"auto"` (hierarchy topology and rest pose,
+            names as hints) or a name table of `bvh.NAME_MAPS` (`"cmu"`, `"mixamo"`,
+            `"generic"`).
     """
 
     def __init__(
@@ -114,6 +120,8 @@ class SyntheticDataModule(L.LightningDataModule):
         num_workers: int = 0,
         seed: int = 0,
         cache_dir: str | Path | None = None,
+        bvh_map: str | Path | dict[str, str] | None = None,
+        flavour: str = "auto",
     ) -> None:
         super().__init__()
         if split not in PROTOCOLS:
@@ -138,6 +146,9 @@ class SyntheticDataModule(L.LightningDataModule):
             "variants": variants, "mirror": bool(mirror), "speed": list(speed),
             "fps": fps, "normalisation": normalisation, "holdout": holdout, "seed": seed,
         }
+        bvh_options = bvh_motion_options(bvh_map, flavour)
+        if bvh_options != {"flavour": "auto"}:  # older caches keep their keys
+            self.config["bvh"] = bvh_options
         if train_on not in ("train", "adapt"):
             raise ValueError(f"train_on must be 'train' or 'adapt', got {train_on!r}")
         self.views, self.frames, self.flip, self.train_on = views, frames, flip, train_on
@@ -180,6 +191,7 @@ class SyntheticDataModule(L.LightningDataModule):
             noise=cfg["noise"], distortion=cfg["distortion"], fps=cfg["fps"], seed=cfg["seed"],
             variants=cfg["variants"], mirror=cfg["mirror"], speed=tuple(cfg["speed"]),
             select=lambda a, s, v: (a, s, v) in needed,
+            bvh_options=cfg.get("bvh", {"flavour": "auto"}),
         )
         by_key = {(r.action, r.subject, int(r.labels["variant"])): r for r in records}
         actions = sorted({r.action for r in records})
