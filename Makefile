@@ -49,7 +49,7 @@ test-all: $(VENV)/.installed  ## every test, slow ones included
 lint: $(VENV)/.installed  ## ruff
 	$(VENV)/bin/ruff check .
 
-perf: $(VENV)/.installed  ## all performance benchmarks
+perf: $(VENV)/.installed  ## the performance benchmarks (`liftbench perf all`: all but the long adaptation run)
 	$(VENV)/bin/liftbench perf all
 
 clean:  ## remove the virtual environment and caches

@@ -8,10 +8,15 @@ from omegaconf import DictConfig
 
 from bench.config import compose, describe_groups
 
+EXAMPLES = {
+    "fit": "liftbench fit model=motionagformer_xs size=tiny data=synthetic regime=supervised \\\n"
+           "      regime.loss.w_vel=20 trainer.max_epochs=5 logger=wandb",
+    "test": "liftbench test model=motionagformer_xs size=tiny data=synthetic \\\n"
+            "      ckpt_path=runs/<run>/checkpoints/best.ckpt",
+}
 EPILOG = """\
 overrides: group choices and dotted keys, e.g.
-  liftbench fit model=motionagformer_xs size=tiny data=synthetic regime=supervised \\
-      regime.loss.w_vel=20 trainer.max_epochs=5 logger=wandb
+  {example}
 config groups (packaged options):
 {groups}
 aliases: size=… (model.size), lifter=… (model.name), epochs=… (trainer.max_epochs)
@@ -21,7 +26,7 @@ aliases: size=… (model.size), lifter=… (model.name), epochs=… (trainer.max
 def _add(sub: argparse._SubParsersAction, name: str, help_text: str) -> argparse.ArgumentParser:
     p = sub.add_parser(
         name, help=help_text, description=help_text,
-        epilog=EPILOG.format(groups=describe_groups()),
+        epilog=EPILOG.format(example=EXAMPLES[name], groups=describe_groups()),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("overrides", nargs="*", metavar="KEY=VALUE", help="config overrides")

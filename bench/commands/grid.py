@@ -55,7 +55,7 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     """Register `grid`."""
     p = sub.add_parser("grid", help="run lifters x regimes x datasets from one YAML config",
                        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("file", help="grid YAML (a path or a packaged name, e.g. demo_small)")
+    p.add_argument("file", help="grid YAML (a path or a packaged name, e.g. lifters_supervised)")
     p.add_argument("overrides", nargs="*", metavar="KEY=VALUE", help="applied to every cell")
     p.add_argument("--dry-run", action="store_true", help="list the cells and exit")
     p.add_argument("--table", action="store_true",

@@ -22,7 +22,9 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
         module.add_arguments(q)
         _common(q)
         q.set_defaults(func=_run_one, module=module)
-    q = inner.add_parser("all", help="run every benchmark with its default settings")
+    long = [n for n, m in modules.items() if not getattr(m, "IN_ALL", True)]
+    q = inner.add_parser("all", help="run every benchmark with its default settings, except the "
+                                     f"long ones ({', '.join(long)}), which run by name")
     _common(q)
     q.set_defaults(func=_run_all, modules=modules)
     p.set_defaults(func=lambda a: (p.print_help(), 2)[1])

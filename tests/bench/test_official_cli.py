@@ -38,7 +38,7 @@ def _fixture(shared_data, stem, tmp_path):
 
 
 def _keypoint_file(x: np.ndarray, path):
-    """Pixels whose width normalisation (DESIGN.md) gives back `x`; clips become views."""
+    """Pixels whose width normalisation (docs/conventions.md) gives back `x`; clips become views."""
     px = x.astype(np.float64).copy()
     px[..., 0] = (px[..., 0] + 1) * W / 2
     px[..., 1] = (px[..., 1] + H / W) * W / 2
