@@ -38,3 +38,31 @@ def test_paper_config_matches_published_count(name):
 )
 def test_exact_official_counts(name, overrides, expected):
     assert _count(name, **overrides) == expected
+
+
+def _linear(n_in: int, n_out: int) -> int:
+    return n_in * n_out + n_out
+
+
+@pytest.mark.parametrize("joints", [16, 17])
+def test_simplebaseline_count_from_the_paper_architecture(joints):
+    # Martinez et al. 2017, Fig. 1: Linear(2J→1024)+BN, two residual blocks of two
+    # Linear(1024→1024)+BN each, Linear(1024→3J); the paper used J = 16.
+    w = 1024
+    expected = _linear(2 * joints, w) + 2 * w + 4 * (_linear(w, w) + 2 * w) + _linear(w, 3 * joints)
+    assert _count("simplebaseline", num_joints=joints) == expected
+    if joints == 16:
+        assert expected == get_lifter_entry("simplebaseline").paper_params
+
+
+@pytest.mark.parametrize("joints", [16, 17])
+def test_canonpose_count_from_the_paper_architecture(joints):
+    # Wandt et al. 2021, Fig. 2: Linear(3J→1024) on 2D + confidences, one common residual block,
+    # then a pose and a camera branch of two residual blocks each (two Linear(1024→1024) per
+    # block), Linear(1024→3J) for the pose and Linear(1024→3) for the axis-angle; J = 16.
+    w = 1024
+    expected = (_linear(3 * joints, w) + 5 * 2 * _linear(w, w) + _linear(w, 3 * joints)
+                + _linear(w, 3))
+    assert _count("canonpose", num_joints=joints) == expected
+    if joints == 16:
+        assert expected == get_lifter_entry("canonpose").paper_params
