@@ -89,17 +89,48 @@ def _check_output(args: argparse.Namespace) -> None:
         raise PermissionError(f"--out {out}: the folder {above} is not writable")
 
 
-def _input_path(exc: BaseException) -> Path | None:
-    """The existing file a failing reader was given: the innermost path-valued local."""
+def _close_progress_bars() -> None:
+    """End open tqdm bars so the error starts on a line of its own."""
+    tqdm = sys.modules.get("tqdm")
+    for bar in list(getattr(getattr(tqdm, "tqdm", None), "_instances", ()) or ()):
+        bar.close()
+
+
+def _frames(exc: BaseException) -> list:
     frames, tb = [], exc.__traceback__
     while tb is not None:
         frames.append(tb.tb_frame)
         tb = tb.tb_next
-    for frame in reversed(frames):
-        for value in frame.f_locals.values():
-            if isinstance(value, PurePath) and Path(value).exists():
-                return Path(value)
+    return frames
+
+
+def _paths_in(frame: object) -> list[Path]:
+    return [Path(v) for v in frame.f_locals.values()
+            if isinstance(v, PurePath) and Path(v).exists()]
+
+
+def _input_path(exc: BaseException) -> Path | None:
+    """The existing file a failing reader was given: the innermost path-valued local."""
+    for frame in reversed(_frames(exc)):
+        paths = _paths_in(frame)
+        if paths:
+            return paths[0]
     return None
+
+
+def _raised_by_library(exc: BaseException) -> bool:
+    """Whether `exc` was raised outside this project (numpy, json, torch, ...)."""
+    tb = exc.__traceback__
+    while tb is not None and tb.tb_next is not None:
+        tb = tb.tb_next
+    if tb is None:
+        return False
+    filename = tb.tb_frame.f_code.co_filename
+    if filename.startswith("<"):  # frozen / built-in modules (codecs, ...)
+        return True
+    root = Path(__file__).resolve().parents[1]
+    where = Path(filename).resolve()
+    return root not in where.parents or ".venv" in where.parts or "site-packages" in where.parts
 
 
 def _user_message(exc: BaseException) -> str:
@@ -108,8 +139,13 @@ def _user_message(exc: BaseException) -> str:
 
     text = one_line(exc.args[0] if isinstance(exc, KeyError) and exc.args else exc)
     if isinstance(exc, (ValueError, FileNotFoundError, PermissionError, NotADirectoryError)) \
-            and type(exc).__name__ not in ("JSONDecodeError", "UnicodeDecodeError"):
-        return text
+            and not _raised_by_library(exc):
+        # the project's own messages; one raised where a file is at hand names it
+        frames = _frames(exc)
+        paths = _paths_in(frames[-1]) if frames else []
+        if not paths or any(p.name in text for p in paths):
+            return text
+        return f"{paths[0]}: {text}"
     path = _input_path(exc)
     detail = f"{type(exc).__name__}: {text}" if text else type(exc).__name__
     if path is None or str(path) in text:
@@ -135,6 +171,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         # User errors end with one clear line, not a traceback (LIFTBENCH_DEBUG=1 shows it).
         if os.environ.get("LIFTBENCH_DEBUG"):
             raise
+        _close_progress_bars()
         print(f"liftbench {_command_name(args)}: error: {_user_message(exc)}", file=sys.stderr)
         return 2
 

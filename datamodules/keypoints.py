@@ -357,6 +357,11 @@ def load_keypoints_file(
         frames = [[p[: whole[1]] for p in fr] for fr in frames]
         joint_set = _BY_COUNT_DETECTOR[whole[1]]
     frames, scale = _normalise_frames(frames, path)
+    if not any(_person_box(p, THRESHOLD) for fr in frames for p in fr):
+        raise ValueError(
+            f"{path}: no person with two or more keypoints scored above {THRESHOLD} in any "
+            f"frame (scores: {scale}); nothing to lift"
+        )
     src = _joint_set_for(frames, path, joint_set, default)
     kp = pick_main_person(frames, tracks, min_conf=THRESHOLD)
     if not (kp[..., 2] > 0).any():
