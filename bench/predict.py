@@ -228,12 +228,12 @@ def predict_file(ckpt_path: str | Path, keypoints_path: str | Path, flip: bool |
                  config: str | Path | None = None, video: str | None = None) -> dict[str, Any]:
     """Checkpoint + 2D file → `{"pose3d": (V, T, 17, 3) 2.5D, "pose2d": (V, T, 17, 3) px, …}`.
 
-    The keypoints are read (and checked) before the checkpoint is loaded. `model` / `config`
-    name the lifter of an official checkpoint (see `load_lifter_from_checkpoint`); `video`
-    picks one video of a VideoPose3D archive. `result["confidence"]` reports the file's score
+    `model` / `config` name the lifter of an official checkpoint (see
+    `load_lifter_from_checkpoint`); `video` picks one video of a VideoPose3D archive. `result["confidence"]` reports the file's score
     scale and how many lifter-input joints are at or below the detection threshold
     (`datamodules.scores.confidence_report`).
     """
+    lifter, hp = load_lifter_from_checkpoint(ckpt_path, model=model, config=config)
     data = load_keypoints(keypoints_path, joint_set=joint_set, image_size=image_size,
                           video=video)
     kp = data["keypoints"]
@@ -245,7 +245,6 @@ def predict_file(ckpt_path: str | Path, keypoints_path: str | Path, flip: bool |
             filled_views.append(fill_missing(kp[v]))
         except ValueError as exc:
             raise ValueError(f"{keypoints_path}: {exc}") from None
-    lifter, hp = load_lifter_from_checkpoint(ckpt_path, model=model, config=config)
     flip = bool(hp.get("flip_tta", True)) if flip is None else flip
     views, inputs = [], []
     for v, filled in enumerate(filled_views):

@@ -243,10 +243,10 @@ def test_data_prepare_rejects_damaged_files(tmp_path, capsys):
     assert _files(tmp_path / "cache") == []
 
 
-def test_console_script_one_line_and_debug_traceback(tmp_path):
+def test_console_script_one_line_and_debug_traceback(work, tmp_path):
     f = tmp_path / "empty.npz"
     f.write_bytes(b"")
-    cmd = [sys.executable, "-m", "bench.cli", "predict", str(tmp_path / "none.ckpt"), str(f),
+    cmd = [sys.executable, "-m", "bench.cli", "predict", str(work / "m.ckpt"), str(f),
            "--out", str(tmp_path / "p")]
     run = subprocess.run(cmd, capture_output=True, text=True)
     assert run.returncode == 2 and run.stderr.count("\n") == 1 and "empty.npz" in run.stderr

@@ -274,3 +274,31 @@ def test_not_a_humanoid_is_a_clear_error():
         "Frame Time: 0.1", "0 0 0 0 0 0"])
     with pytest.raises(ValueError, match="no pelvis found.*--bvh-map"):
         bvh_to_h36m(parse_bvh(text, source="stick.bvh"))
+
+
+def test_datamodule_and_cli_options(motion, tmp_path, capsys):
+    from bench.cli import main
+    from datamodules.synthetic.bvh import bvh_motion_options
+    from datamodules.synthetic.datamodule import SyntheticDataModule
+
+    rots, root = motion
+    f = tmp_path / "bn.bvh"
+    f.write_text(write("suffix", rots, root))
+    mapping = tmp_path / "map.json"
+    mapping.write_text('{"thorax": "Chest"}')
+    assert bvh_motion_options(mapping) == {"flavour": "auto", "name_map": {"thorax": "Chest"}}
+    plain = SyntheticDataModule(motions=[str(f)], cache_dir=tmp_path)
+    mapped = SyntheticDataModule(motions=[str(f)], cache_dir=tmp_path, bvh_map=mapping)
+    assert "bvh" not in plain.config and mapped.cache_key != plain.cache_key
+    assert mapped.config["bvh"]["name_map"] == {"thorax": "Chest"}
+    with pytest.raises(ValueError, match="flavour must be"):
+        SyntheticDataModule(motions=[str(f)], flavour="maya")
+    assert main(["data", "show-bvh", str(f), "--bvh-map", str(mapping)]) == 0
+    assert "thorax          Chest" in capsys.readouterr().out
+    (tmp_path / "bad.json").write_text('["thorax"]')
+    assert main(["data", "synth", "--out", str(tmp_path / "t"), "--motions", str(f),
+                 "--bvh-map", str(tmp_path / "bad.json")]) == 2
+    assert "bad.json: expected a JSON object" in capsys.readouterr().err
+    assert main(["data", "synth", "--out", str(tmp_path / "t"), "--motions", str(f),
+                 "--subjects", "1", "--cameras", "2", "--bvh-map", str(mapping)]) == 0
+    assert len(list((tmp_path / "t").glob("*.npz"))) == 1

@@ -70,7 +70,8 @@ def test_user_detections_replace_the_2d(tmp_path):
                 kp = np.zeros((n, 17, 3))
                 kp[..., 0] = np.arange(n)[:, None] + 100 * v  # frame number encodes the source
                 kp[..., 1], kp[..., 2] = 7.0, 0.5
-                np.save(det / f"{seq}.{view}.npy", kp)
+                # all joints on one point: the data cannot show the order, the file says it
+                np.savez(det / f"{seq}.{view}.npz", keypoints=kp, joint_set="h36m17")
     dm2 = create_datamodule("aist", root=tmp_path / "aist", frames=5, views=1,
                             cache_dir=tmp_path / "cache", detections=det)
     recs2 = [dm2._usable(r) for r in dm2.load_records()]
@@ -78,6 +79,6 @@ def test_user_detections_replace_the_2d(tmp_path):
     np.testing.assert_allclose(seg.pose2d[3, :, 0, 0], np.arange(14, 14 + seg.num_frames) + 300)
     assert np.allclose(seg.pose2d[..., 2], 0.5)
     assert dm2.protocol()["source_2d"] == "det:user"
-    (det / "gJB_sFM_cAll_d07_mJB3_ch05.c05.npy").unlink()
+    (det / "gJB_sFM_cAll_d07_mJB3_ch05.c05.npz").unlink()
     with pytest.raises(FileNotFoundError, match="gJB_sFM_cAll_d07_mJB3_ch05.*c05"):
         dm2.prepare_data()
