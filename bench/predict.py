@@ -229,9 +229,9 @@ def predict_file(ckpt_path: str | Path, keypoints_path: str | Path, flip: bool |
     """Checkpoint + 2D file → `{"pose3d": (V, T, 17, 3) 2.5D, "pose2d": (V, T, 17, 3) px, …}`.
 
     `model` / `config` name the lifter of an official checkpoint (see
-    `load_lifter_from_checkpoint`); `video` picks one video of a VideoPose3D archive. `result["confidence"]` reports the file's score
-    scale and how many lifter-input joints are at or below the detection threshold
-    (`datamodules.scores.confidence_report`).
+    `load_lifter_from_checkpoint`); `video` picks one video of a VideoPose3D archive.
+    `result["confidence"]` reports the file's score scale and how many lifter-input joints
+    are at or below the detection threshold (`datamodules.scores.confidence_report`).
     """
     lifter, hp = load_lifter_from_checkpoint(ckpt_path, model=model, config=config)
     data = load_keypoints(keypoints_path, joint_set=joint_set, image_size=image_size,
