@@ -128,11 +128,13 @@ class _MlpFn(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx: torch.autograd.function.FunctionCtx, x: torch.Tensor,
-                norm: nn.LayerNorm | None, w1: torch.Tensor, b1: torch.Tensor, w2: torch.Tensor,
-                b2: torch.Tensor, *norm_params: torch.Tensor) -> torch.Tensor:  # fmt: skip
+                norm: nn.LayerNorm | None, recompute: bool, w1: torch.Tensor,
+                b1: torch.Tensor, w2: torch.Tensor, b2: torch.Tensor,
+                *norm_params: torch.Tensor) -> torch.Tensor:  # fmt: skip
         y, mean, rstd = _layer_norm(x, norm)
         h = F.linear(y, w1, b1)
-        ctx.norm, ctx.recompute = norm, h.numel() * h.element_size() > RECOMPUTE_HIDDEN_BYTES
+        ctx.norm = norm
+        ctx.recompute = recompute or h.numel() * h.element_size() > RECOMPUTE_HIDDEN_BYTES
         _save_amp(ctx)
         saved_h = b1 if ctx.recompute else h  # a placeholder when h is recomputed
         ctx.save_for_backward(x, saved_h, w1, b1, w2, *((mean, rstd, *norm_params) if norm else ()))
@@ -153,12 +155,12 @@ class _MlpFn(torch.autograd.Function):
             grad_b1 = _flat(grad_h).sum(0)
             grad_y = (grad_h @ w1).to(x.dtype)
         if not ln:
-            return grad_y, None, grad_w1, grad_b1, grad_w2, grad_b2
+            return grad_y, None, None, grad_w1, grad_b1, grad_w2, grad_b2
         mean, rstd, lnw, lnb = ln
         gx, glnw, glnb = torch.ops.aten.native_layer_norm_backward(
             grad_y, x, ctx.norm.normalized_shape, mean, rstd, lnw, lnb, [True, True, True]
         )
-        return gx, None, grad_w1, grad_b1, grad_w2, grad_b2, glnw, glnb
+        return gx, None, None, grad_w1, grad_b1, grad_w2, grad_b2, glnw, glnb
 
 
 class _HeadsProjFn(torch.autograd.Function):
@@ -199,12 +201,16 @@ class Mlp(nn.Module):
         dim: input channels C.
         hidden: hidden channels.
         out: output channels (default C).
+        recompute: never store the pre-activation for backward (one extra `fc1` GEMM there);
+            by default only pre-activations above `RECOMPUTE_HIDDEN_BYTES` are recomputed.
     """
 
-    def __init__(self, dim: int, hidden: int, out: int | None = None) -> None:
+    def __init__(self, dim: int, hidden: int, out: int | None = None,
+                 recompute: bool = False) -> None:
         super().__init__()
         self.fc1 = nn.Linear(dim, hidden)
         self.fc2 = nn.Linear(hidden, out or dim)
+        self.recompute = recompute
 
     def forward(
         self, x: torch.Tensor, out_scale: torch.Tensor | None = None,
@@ -222,7 +228,8 @@ class Mlp(nn.Module):
             w2, b2 = w2 * out_scale[:, None], b2 * out_scale
         if _use_custom(x):
             ln = (norm.weight, norm.bias) if norm is not None else ()
-            return _MlpFn.apply(x, norm, self.fc1.weight, self.fc1.bias, w2, b2, *ln)
+            return _MlpFn.apply(x, norm, self.recompute, self.fc1.weight, self.fc1.bias, w2, b2,
+                                *ln)
         if norm is not None:
             x = norm(x)
         return F.linear(F.gelu(self.fc1(x)), w2, b2)
