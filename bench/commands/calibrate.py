@@ -86,25 +86,51 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     return p
 
 
+_INTRINSICS = "a camera JSON {'K': [3x3 per view]} or {'cameras': [{'K': ..., 'dist': [...]}]}"
+
+
 def _load_intrinsics(path: Path, views: int) -> tuple[np.ndarray, np.ndarray]:
-    if not path.is_file():
-        raise FileNotFoundError(f"intrinsics file {path} not found")
-    data = json.loads(path.read_text())
-    cams = data.get("cameras") if isinstance(data, dict) else None
-    if cams is not None:
-        K = [c.get("K") for c in cams]
-        dist = [c.get("dist", [0.0] * 5) for c in cams]
-    elif isinstance(data, dict) and "K" in data:
-        K, dist = data["K"], data.get("dist", [[0.0] * 5] * views)
-    else:
-        raise ValueError(f"{path}: expected {{'K': [...]}} or {{'cameras': [{{'K': ...}}]}}")
-    K = np.asarray(K, dtype=np.float64)
+    from datamodules.input_errors import InputFileError, read_json, reading
+
+    data = read_json(path, _INTRINSICS)
+    with reading(path, _INTRINSICS):
+        cams = data.get("cameras") if isinstance(data, dict) else None
+        if cams is not None:
+            K = [c.get("K") for c in cams]
+            dist = [c.get("dist", [0.0] * 5) for c in cams]
+        elif isinstance(data, dict) and "K" in data:
+            K, dist = data["K"], data.get("dist", [[0.0] * 5] * views)
+        else:
+            raise InputFileError(f"{path}: expected {_INTRINSICS}")
+        K = np.asarray(K, dtype=np.float64)
+        dist = np.zeros((views, 5)) if dist is None else np.asarray(dist, dtype=np.float64)
     if K.shape != (views, 3, 3):
-        raise ValueError(f"{path}: K must have shape (V, 3, 3) = ({views}, 3, 3), got {K.shape}")
-    dist = np.zeros((views, 5)) if dist is None else np.asarray(dist, dtype=np.float64)
+        raise InputFileError(f"{path}: K must have shape (V, 3, 3) = ({views}, 3, 3), got "
+                             f"{K.shape}")
+    if not np.isfinite(K).all():
+        raise InputFileError(f"{path}: K holds non-finite values (NaN or inf); expected 3x3 "
+                             "pixel matrices")
     if dist.ndim != 2 or dist.shape[0] != views or dist.shape[1] not in (4, 5, 8):
-        raise ValueError(f"{path}: dist must have shape (V, 4|5|8), got {dist.shape}")
+        raise InputFileError(f"{path}: dist must have shape (V, 4|5|8), got {dist.shape}")
     return K, dist
+
+
+def _load_pose3d(path: Path, views: int, frames: int) -> np.ndarray:
+    from datamodules.input_errors import InputFileError, reading
+
+    expected = f"an .npz with 'pose3d' ({views}, {frames}, 17, 3)"
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} not found (expected {expected})")
+    with reading(path, expected), np.load(path, allow_pickle=False) as f:
+        if "pose3d" not in f.files:
+            raise InputFileError(f"{path}: needs 'pose3d' (V, T, 17, 3)")
+        lifted = np.asarray(f["pose3d"], dtype=np.float64)
+    if lifted.shape != (views, frames, 17, 3):
+        raise InputFileError(f"{path}: pose3d must have shape (V, T, 17, 3) = ({views}, "
+                             f"{frames}, 17, 3), got {lifted.shape}")
+    if not np.isfinite(lifted).any():
+        raise InputFileError(f"{path}: pose3d holds no finite value")
+    return lifted
 
 
 def load_views(paths: list[Path], intrinsics: Path | None, joint_set: str | None = None,
@@ -113,14 +139,16 @@ def load_views(paths: list[Path], intrinsics: Path | None, joint_set: str | None
 
     Returns:
         `{"keypoints" (V, T, 17, 3) px + conf, "image_size" (V, 2), "K" (V, 3, 3),
-        "dist" (V, 5|…), "gt": {"R", "t"} or {}}`.
+        "dist" (V, 5|…), "gt": {"R", "t"} or {}, "score_scale": per file, how its confidences
+        were read}`.
     """
     from bench.predict import load_keypoints
     from geometry.skeletons import convert
 
-    views, sizes = [], []
+    views, sizes, scales = [], [], []
     for path in paths:
         data = load_keypoints(path, joint_set=joint_set, image_size=image_size)
+        scales.append(data.get("score_scale", ""))
         kp = data["keypoints"]
         if data["joint_set"] != "h36m17":
             kp = convert(kp, data["joint_set"], "h36m17", has_confidence=True)
@@ -154,7 +182,8 @@ def load_views(paths: list[Path], intrinsics: Path | None, joint_set: str | None
         raise ValueError(f"K must have shape (V, 3, 3) = ({V}, 3, 3), got {K.shape}")
     if dist is None:
         dist = np.zeros((V, 5))
-    return {"keypoints": kp, "image_size": size, "K": K, "dist": dist, "gt": gt}
+    return {"keypoints": kp, "image_size": size, "K": K, "dist": dist, "gt": gt,
+            "score_scale": scales}
 
 
 def _view_names(paths: list[Path], views: int) -> str:
@@ -179,6 +208,7 @@ def _jsonable(value: Any) -> Any:
 def _run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
+    from bench.outputs import staged
     from bench.predict import fill_missing, load_lifter_from_checkpoint
     from bench.pseudolabels import MultiViewTake, lift_views, pseudo_labels
     from geometry.calibration import CalibrationWarning, extrinsic_errors
@@ -192,26 +222,22 @@ def _run(args: argparse.Namespace) -> int:
     V, T = kp.shape[:2]
     if V < 2:
         raise ValueError(f"calibration needs at least 2 cameras, the keypoint files hold V={V}")
+    # every input is read before the progress bar starts (errors then print on their own line)
+    lifted = None if args.pose3d is None else _load_pose3d(args.pose3d, V, T)
+    lifter = None if args.checkpoint is None else load_lifter_from_checkpoint(args.checkpoint)[0]
+    out: Path = args.out
     bar = tqdm(total=V + 2, desc="calibrate", unit="step")
     filled = np.stack([fill_missing(kp[v]) for v in range(V)])
     inputs = filled.copy()
     inputs[..., :2] = normalize_screen(filled[..., :2], data["image_size"][:, None, None])
-    if args.checkpoint is not None:
-        lifter, _ = load_lifter_from_checkpoint(args.checkpoint)
-        lifted = []
+    if lifter is not None:
+        views_3d = []
         for v in range(V):
             bar.set_postfix_str(f"lift view {v + 1}/{V}")
-            lifted.append(lift_views(lifter, inputs[v : v + 1], flip=not args.no_flip)[0])
+            views_3d.append(lift_views(lifter, inputs[v : v + 1], flip=not args.no_flip)[0])
             bar.update()
-        lifted = np.stack(lifted)
+        lifted = np.stack(views_3d)
     else:
-        with np.load(args.pose3d, allow_pickle=False) as f:
-            if "pose3d" not in f.files:
-                raise ValueError(f"{args.pose3d}: needs 'pose3d' (V, T, 17, 3)")
-            lifted = np.asarray(f["pose3d"], dtype=np.float64)
-        if lifted.shape != (V, T, 17, 3):
-            raise ValueError(f"{args.pose3d}: pose3d must have shape (V, T, 17, 3) = "
-                             f"({V}, {T}, 17, 3), got {lifted.shape}")
         bar.update(V)
     bar.set_postfix_str("calibrate + triangulate")
     take = MultiViewTake(take=0, inputs=inputs, pose2d_px=filled, K=data["K"],
@@ -239,22 +265,23 @@ def _run(args: argparse.Namespace) -> int:
     R, t, diag = result["R"], result["t"], result["diagnostics"]
     centres = camera_center(R, t) if args.orthonormalize else -np.linalg.solve(R, t[..., None])[
         ..., 0]
-    out: Path = args.out
-    out.mkdir(parents=True, exist_ok=True)
     cams = [{"name": f"cam{c + 1}", "K": data["K"][c], "R": R[c], "t": t[c], "centre": centres[c],
              "image_size": data["image_size"][c], "dist": data["dist"][c]} for c in range(V)]
     summary = {k: v for k, v in diag.items() if k not in ("points_3d", "visible")}
     if data["gt"]:
         summary["ground_truth"] = extrinsic_errors(R, t, data["gt"]["R"], data["gt"]["t"])
-    (out / "cameras.json").write_text(json.dumps(_jsonable(
-        {"gauge": GAUGE, "cameras": cams, "diagnostics": {
-            "eigen_gap": diag["eigen_gap"], "cheirality": diag["cheirality"],
-            "reprojection_px": diag["reprojection_px"]}}), indent=1))
+    summary["score_scale"] = data["score_scale"]
     cam3d = np.einsum("cij,tkj->ctki", R, result["world"]) + t[:, None, None]
-    np.savez_compressed(out / "points3d.npz", world=result["world"], pose3d_camera=cam3d,
-                        pose25d=result["labels"], valid=result["valid"], lifted=lifted, R=R, t=t,
-                        K=data["K"], units="calibration units: the camera-1 to camera-2 baseline")
-    (out / "diagnostics.json").write_text(json.dumps(_jsonable(summary), indent=1))
+    with staged() as stage:  # the three files appear together, or none after an error
+        stage.path(out / "cameras.json").write_text(json.dumps(_jsonable(
+            {"gauge": GAUGE, "cameras": cams, "diagnostics": {
+                "eigen_gap": diag["eigen_gap"], "cheirality": diag["cheirality"],
+                "reprojection_px": diag["reprojection_px"]}}), indent=1))
+        np.savez_compressed(stage.path(out / "points3d.npz"), world=result["world"],
+                            pose3d_camera=cam3d, pose25d=result["labels"], valid=result["valid"],
+                            lifted=lifted, R=R, t=t, K=data["K"],
+                            units="calibration units: the camera-1 to camera-2 baseline")
+        stage.path(out / "diagnostics.json").write_text(json.dumps(_jsonable(summary), indent=1))
     print(f"calibrated {V} cameras from {T} frames ({diag['num_directions']} bone directions, "
           f"{diag['num_points']} points): eigen-gap {diag['eigen_gap']:.2e}, cheirality "
           f"{diag['cheirality']['positive']}/{diag['cheirality']['negative']}, reprojection "

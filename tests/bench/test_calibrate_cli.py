@@ -142,6 +142,13 @@ def test_bad_input_is_a_clear_error(take, tmp_path, capsys):
     assert "at least 2 cameras" in capsys.readouterr().err
     assert main(["calibrate", str(path), "--out", out]) == 2
     assert "exactly one of --checkpoint" in capsys.readouterr().err
+    nan_k = tmp_path / "nan.json"
+    nan_k.write_text(json.dumps({"K": [[[float("nan")] * 3] * 3] * 2}))
+    assert main(["calibrate", *views[:1], views[0], "--intrinsics", str(nan_k), "--pose-space",
+                 "camera", "--pose3d", str(pose3d), "--out", out]) == 2
+    err = capsys.readouterr().err
+    assert "non-finite" in err and str(nan_k) in err
+    assert not (tmp_path / "o").exists()  # nothing written
 
 
 def test_perf_calibration_smoke(tmp_path, capsys):
