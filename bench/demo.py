@@ -17,7 +17,8 @@ same sports motions performed by different subjects filmed by different rigs, so
 the adaptation regimes and the test ask the same question. Each seed draws its own subjects,
 rigs and initial weights; the tables give the mean and the 95% CI over seeds.
 
-Shared settings come from `bench/configs/experiment/demo.yaml`. The pretrain stage keeps its
+Shared settings come from `bench/configs/experiment/demo.yaml`, the stages (their overrides and
+epochs) from `bench/configs/experiment/stages/demo.yaml`. The pretrain stage keeps its
 best checkpoint by validation MPJPE on held-out *daily* takes; the other stages keep their last
 checkpoint (`trainer.monitor=null`), since selecting by target-domain 3D would use the labels that
 adaptation must not see.
@@ -39,11 +40,7 @@ from models.trivial import TRIVIAL_BASELINES
 # transformers take minutes per stage here: pass `--lifters motionagformer_xs kasportsformer ...`.
 DEMO_LIFTERS = ("simplebaseline", "videopose3d_27", "canonpose")
 DEMO_SEEDS = (0, 1)
-PRETRAIN_EPOCHS, ADAPT_EPOCHS = 8, 4
-# The supervised stages drop the velocity term (MotionAGFormer's w_vel = 20): on these short,
-# noisy clips it holds the tiny frame-wise lifters at a near-constant pose (simplebaseline,
-# 40 epochs: held-out daily MPJPE 396 mm with it, 171 mm without; `liftbench fit` measured).
-SUPERVISED = ("regime=supervised", "regime.loss.w_vel=0", "regime.optim.lr=2e-3")
+STAGES_FILE = Path(__file__).parent / "configs" / "experiment" / "stages" / "demo.yaml"
 
 
 @dataclass(frozen=True)
@@ -58,36 +55,42 @@ class Stage:
     per_lifter: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
 
-STAGES = (
-    Stage("pretrain", "supervised on daily (no adaptation)",
-          (*SUPERVISED, f"trainer.max_epochs={PRETRAIN_EPOCHS}"),
-          needs_pretrained=False),
-    Stage("consistency", "2D + multi-view consistency on sports",
-          ("regime=consistency", "data.kwargs.views=2", "data.kwargs.train_on=adapt",
-           "trainer.monitor=null", f"trainer.max_epochs={ADAPT_EPOCHS}"),
-          regime="consistency"),
-    Stage("selffusion", "canonical self-fusion on sports",
-          ("regime=selffusion", "data.kwargs.views=2", "data.kwargs.train_on=adapt",
-           "trainer.monitor=null", f"trainer.max_epochs={ADAPT_EPOCHS}"),
-          regime="selffusion"),
-    Stage("pseudolabel", "pseudo-label fine-tuning on sports",
-          ("regime=pseudolabel", "data.kwargs.views=2", "data.kwargs.train_on=adapt",
-           "trainer.monitor=null", f"trainer.max_epochs={ADAPT_EPOCHS}"),
-          regime="pseudolabel"),
-    Stage("upper", "supervised on sports 3D (upper bound)",
-          (*SUPERVISED, "data.kwargs.train_on=adapt", "trainer.monitor=null",
-           f"trainer.max_epochs={ADAPT_EPOCHS}")),
-)
+def _flat(items: Any) -> tuple[str, ...]:
+    """Override lists with YAML anchors spliced in (`[*supervised, x]` nests a list)."""
+    out: list[str] = []
+    for item in items or ():
+        out.extend(_flat(item) if isinstance(item, (list, tuple)) else [str(item)])
+    return tuple(out)
+
+
+def _stage(spec: dict[str, Any]) -> Stage:
+    return Stage(name=str(spec["name"]), label=str(spec.get("label", spec["name"])),
+                 overrides=_flat(spec.get("overrides")),
+                 needs_pretrained=bool(spec.get("needs_pretrained", True)),
+                 regime=str(spec.get("regime", "supervised")),
+                 per_lifter={k: _flat(v) for k, v in (spec.get("per_lifter") or {}).items()})
+
+
+def load_stages(path: Path = STAGES_FILE) -> tuple[tuple[Stage, ...], Stage]:
+    """The demo's stages and its trivial-baseline stage, from the experiment's stage file."""
+    from omegaconf import OmegaConf
+
+    raw = OmegaConf.to_container(OmegaConf.load(path), resolve=True)
+    if not isinstance(raw, dict) or not raw.get("stages") or "baseline" not in raw:
+        raise ValueError(f"{path}: expected 'stages' (a list) and 'baseline'")
+    stages = tuple(_stage(s) for s in raw["stages"])
+    if stages[0].needs_pretrained or stages[0].name != "pretrain":
+        raise ValueError(f"{path}: the first stage must be 'pretrain' (the others start from it)")
+    return stages, _stage(raw["baseline"])
+
+
+STAGES, BASELINE_STAGE = load_stages()
 
 
 def available_stages() -> list[Stage]:
     """The stages whose regime is registered."""
     known = set(list_regimes())
     return [s for s in STAGES if s.regime in known]
-
-
-BASELINE_STAGE = Stage("baseline", "trivial baseline (no training)", SUPERVISED,
-                       needs_pretrained=False)
 
 
 def run_demo(lifters: Sequence[str], out: Path, overrides: Sequence[str] = (),

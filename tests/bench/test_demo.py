@@ -62,3 +62,15 @@ def test_every_registered_adaptation_regime_is_a_stage():
     with pytest.raises(ValueError, match="pretrain stage first"):
         run_demo(["videopose3d_27"], __import__("pathlib").Path("/tmp"),
                  stages=[Stage("x", "x", ("regime=supervised",))], fit=_fake_fit([]))
+
+
+def test_stage_file_is_checked(tmp_path):
+    from bench.demo import load_stages
+
+    stages, baseline = load_stages()
+    assert [s.name for s in stages] == [s.name for s in STAGES] and baseline.name == "baseline"
+    assert stages[0].overrides[:1] == ("regime=supervised",)  # the anchored list is spliced in
+    bad = tmp_path / "stages.yaml"
+    bad.write_text("stages: [{name: upper, overrides: []}]\nbaseline: {name: baseline}\n")
+    with pytest.raises(ValueError, match="first stage must be 'pretrain'"):
+        load_stages(bad)
