@@ -11,6 +11,7 @@ metric: mpjpe                                 # default metric of the comparison
 runs:                                         # in order; one `liftbench fit` per run and seed
   pretrain: {overrides: [regime=supervised, ...]}
   adapted: {init_from: pretrain, overrides: [regime=consistency, ...]}
+  fused: {init_from: pretrain, overrides: [...], evaluate: fusion_jdr}  # + extra metrics
 comparisons:                                  # "better" must have the lower value
   - {better: adapted, worse: pretrain}
   - {better: "adapted:iter{last}/test_mono_pa_mpjpe", worse: "adapted:iter0/test_mono_pa_mpjpe"}
@@ -94,10 +95,32 @@ def load_claim(name_or_path: str) -> Claim:
                  metric=str(raw.get("metric", "mpjpe")), runs=runs, comparisons=comparisons)
 
 
+def _evaluators() -> dict[str, Callable[..., dict[str, float]]]:
+    """Extra evaluations a claim's run may ask for (`evaluate: NAME`): `(cfg, ckpt) -> metrics`."""
+    from bench.fusion_jdr import fusion_jdr
+
+    return {"fusion_jdr": fusion_jdr}
+
+
+def _checkpoint(out: Path, record: Path) -> Path:
+    from leaderboard.records import read_record
+
+    return out / "runs" / read_record(record).run_id / "checkpoints" / "best.ckpt"
+
+
+def evaluation_path(out: Path, record: Path) -> Path:
+    """Where a run's extra evaluation is kept (beside, not among, the records)."""
+    return out / "evaluations" / record.parent.name / record.name
+
+
 def run_claim(claim: Claim, out: Path, seeds: Sequence[int], overrides: Sequence[str] = (),
               reuse: bool = False,
               fit: Callable[..., Path | None] | None = None) -> dict[tuple[str, int], Path]:
-    """Every run of the claim for every seed; returns `{(run, seed): record path}`."""
+    """Every run of the claim for every seed; returns `{(run, seed): record path}`.
+
+    A run with `evaluate: NAME` is also measured by that evaluator after its fit (once; kept
+    in `OUT/evaluations/<run>/`), and its metrics join the record's in the comparisons.
+    """
     from bench.config import compose
     from leaderboard.records import read_record
 
@@ -108,27 +131,49 @@ def run_claim(claim: Claim, out: Path, seeds: Sequence[int], overrides: Sequence
     for k, (seed, name) in enumerate(plan, 1):
         run = claim.runs[name]
         results = out / "results" / name
+        extra = []
+        if run.get("init_from"):
+            src = records[(run["init_from"], seed)]
+            extra.append(f"init_from={_checkpoint(out, src)}")
+        cfg = compose([*claim.base, f"output_dir={out / 'runs'}", f"results_dir={results}",
+                       f"run_name={claim.name}-{name}-s{seed}", f"seed={seed}",
+                       *[str(x) for x in run.get("overrides", [])], *extra, *overrides])
         done = [p for p in sorted(results.glob("*.json")) if read_record(p).seed == seed] \
             if reuse and results.is_dir() else []
         if done:
             records[(name, seed)] = done[-1]
             print(f"[{k}/{len(plan)}] {claim.name}: {name}, seed {seed}: reused", flush=True)
-            continue
-        extra = []
-        if run.get("init_from"):
-            src = read_record(records[(run["init_from"], seed)])
-            extra.append(f"init_from={out / 'runs' / src.run_id / 'checkpoints' / 'best.ckpt'}")
-        print(f"\n[{k}/{len(plan)}] {claim.name}: {name}, seed {seed}", flush=True)
-        started = time.time()
-        cfg = compose([*claim.base, f"output_dir={out / 'runs'}", f"results_dir={results}",
-                       f"run_name={claim.name}-{name}-s{seed}", f"seed={seed}",
-                       *[str(x) for x in run.get("overrides", [])], *extra, *overrides])
-        path = fit(cfg)
-        if path is None:
-            raise RuntimeError(f"{claim.name}: run {name} (seed {seed}) wrote no record")
-        records[(name, seed)] = Path(path)
-        print(f"{claim.name}: {name}, seed {seed}: {time.time() - started:.0f} s", flush=True)
+        else:
+            print(f"\n[{k}/{len(plan)}] {claim.name}: {name}, seed {seed}", flush=True)
+            started = time.time()
+            path = fit(cfg)
+            if path is None:
+                raise RuntimeError(f"{claim.name}: run {name} (seed {seed}) wrote no record")
+            records[(name, seed)] = Path(path)
+            print(f"{claim.name}: {name}, seed {seed}: {time.time() - started:.0f} s", flush=True)
+        if run.get("evaluate"):
+            target = evaluation_path(out, records[(name, seed)])
+            if not target.is_file():
+                evaluators = _evaluators()
+                if run["evaluate"] not in evaluators:
+                    raise ValueError(f"{claim.name}: run {name} asks for evaluation "
+                                     f"{run['evaluate']!r}; known: {sorted(evaluators)}")
+                metrics = evaluators[run["evaluate"]](cfg, _checkpoint(out, records[(name,
+                                                                                      seed)]))
+                target.parent.mkdir(parents=True, exist_ok=True)
+                target.write_text(json.dumps(metrics, indent=1))
     return records
+
+
+def run_metrics(record: Path) -> dict[str, float]:
+    """A run's record metrics plus its extra evaluation's (see `run_claim`)."""
+    from leaderboard.records import read_record
+
+    metrics = dict(read_record(record).metrics)
+    extra = evaluation_path(record.parent.parent.parent, record)
+    if extra.is_file():
+        metrics.update(json.loads(extra.read_text()))
+    return metrics
 
 
 def _value(metrics: dict[str, float], metric: str) -> float:
@@ -143,11 +188,9 @@ def _value(metrics: dict[str, float], metric: str) -> float:
 def side_values(claim: Claim, side: str, records: dict[tuple[str, int], Path],
                 seeds: Sequence[int]) -> dict[int, float]:
     """`{seed: value}` of one side of a comparison (`RUN` or `RUN:METRIC`)."""
-    from leaderboard.records import read_record
-
     run, _, metric = side.partition(":")
     metric = metric or claim.metric
-    return {s: _value(read_record(records[(run, s)]).metrics, metric) for s in seeds
+    return {s: _value(run_metrics(records[(run, s)]), metric) for s in seeds
             if (run, s) in records}
 
 
@@ -181,12 +224,9 @@ def paired_one_sided(better: dict[int, float], worse: dict[int, float]) -> dict[
 def summarise(claim: Claim, records: dict[tuple[str, int], Path], seeds: Sequence[int],
               alpha: float = 0.05) -> dict[str, Any]:
     """Per-run means and the comparisons' tests; `reproduced` when all pass."""
-    from leaderboard.records import read_record
-
     rows = {}
     for name in claim.runs:
-        per_seed = {s: read_record(records[(name, s)]).metrics for s in seeds
-                    if (name, s) in records}
+        per_seed = {s: run_metrics(records[(name, s)]) for s in seeds if (name, s) in records}
         keys = sorted({claim.metric, "pa_mpjpe", "mpjpe"} & set().union(*per_seed.values()))
         rows[name] = {k: _mean_ci([m.get(k, math.nan) for m in per_seed.values()]) for k in keys}
     tests = []

@@ -22,10 +22,7 @@ from __future__ import annotations
 import argparse
 import tempfile
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
-
-if TYPE_CHECKING:
-    import torch
+from typing import Any
 
 NAME = "adaptation"
 IN_ALL = False  # trains models for tens of CPU minutes: not part of `perf all`
@@ -132,14 +129,10 @@ def run_consistency(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
 
 def _jdr_of_fusion(args: argparse.Namespace, workdir: Path, ckpt: str) -> dict[str, float]:
     """JDR (%) of the input 2D and of the fusion-refined 2D on the multi-view test takes."""
-    import torch
-
     from bench.checkpoints import load_lifter_weights
-    from bench.metrics.functional import jdr
+    from bench.fusion_jdr import jdr_of_fusion
     from bench.regimes import regime_class
     from datamodules.synthetic.datamodule import SyntheticDataModule
-    from geometry.cameras import normalize_screen, project, world_to_camera
-    from losses.canonical import canonicalize_2d
 
     dm = SyntheticDataModule(
         motions=args.motions.strip("[]").split(","), views=args.cameras, cameras=args.cameras,
@@ -153,79 +146,9 @@ def _jdr_of_fusion(args: argparse.Namespace, workdir: Path, ckpt: str) -> dict[s
                                         fusion={"threshold": args.fusion_threshold})
     load_lifter_weights(regime.lifter, ckpt, expected_name="canonpose")
     regime.eval()
-    sums: dict[str, list] = {k: [] for k in ("count", "n_refined", "input", "refined", "oracle",
-                                             "refined_joints_input", "refined_joints_out")}
-    order = (0, 2, 1, 3, 4)  # the fusion module works per frame: (B, T, V, J, ·)
-    with torch.no_grad():
-        gen = torch.Generator().manual_seed(args.seed)
-        for batch in dm.test_dataloader():
-            x = _inject_outliers(batch["input"], args, regime.fusion.except_joints, gen)
-            conf = x[..., 2]
-            canon, root, norm = canonicalize_2d(x[..., :2])
-            b, v, t, j, _ = x.shape
-            pose, rot = regime.pose_and_rotation(torch.cat((canon, conf[..., None]), -1)
-                                                 .flatten(0, 1))
-            refined, replaced = regime.fusion(
-                canon.permute(order), conf.transpose(1, 2),
-                pose.view(b, v, t, j, 3).permute(order),
-                rot.view(b, v, t, 3, 3).permute(0, 2, 1, 3, 4))
-            refined = refined.permute(order) * norm[..., None, None] + root[..., None, :]
-            replaced = replaced.transpose(1, 2)
-            world = batch["pose3d_world"][:, None].expand(b, v, t, j, 3)
-            cam = world_to_camera(world, batch["R"][..., None, :, :], batch["t"][..., None, :])
-            px = project(cam, batch["K"][:, :, None, None])
-            gt = normalize_screen(px, batch["image_size"][:, :, None, None].float())
-            # Upper bound: the same module fed the true 3D pose and camera rotations.
-            oracle, _ = regime.fusion(
-                canon.permute(order), conf.transpose(1, 2),
-                (world - world[..., :1, :]).permute(order), batch["R"].permute(0, 2, 1, 3, 4))
-            oracle = oracle.permute(order) * norm[..., None, None] + root[..., None, :]
-            head = torch.linalg.vector_norm(gt[..., 10, :] - gt[..., 8, :], dim=-1)
-            ok = head > 0
-            n_ok = ok.sum()
-            sums["count"].append(n_ok)
-            sums["input"].append(jdr(x[..., :2][ok], gt[ok], head[ok]) * n_ok)
-            sums["refined"].append(jdr(refined[ok], gt[ok], head[ok]) * n_ok)
-            sums["oracle"].append(jdr(oracle[ok], gt[ok], head[ok]) * n_ok)
-            sel = replaced & ok[..., None]
-            n = sel.sum()
-            sums["n_refined"].append(n)
-            if int(n):
-                h = head[..., None].expand_as(sel)[sel]
-                sums["refined_joints_input"].append(
-                    jdr(x[..., :2][sel][:, None], gt[sel][:, None], h) * n)
-                sums["refined_joints_out"].append(jdr(refined[sel][:, None], gt[sel][:, None], h)
-                                                  * n)
-    total = float(sum(sums["count"]))
-    n_ref = float(sum(sums["n_refined"]))
-    out = {
-        "jdr_input": round(float(sum(sums["input"])) / total, 2),
-        "jdr_refined": round(float(sum(sums["refined"])) / total, 2),
-        "jdr_refined_oracle_pose": round(float(sum(sums["oracle"])) / total, 2),
-        "refined_joint_fraction": round(n_ref / (total * 17), 4),
-    }
-    if n_ref:
-        out["jdr_input_on_refined_joints"] = round(float(sum(sums["refined_joints_input"]))
-                                                   / n_ref, 2)
-        out["jdr_output_on_refined_joints"] = round(float(sum(sums["refined_joints_out"]))
-                                                    / n_ref, 2)
-    return out
-
-
-def _inject_outliers(x: torch.Tensor, args: argparse.Namespace, keep: tuple[int, ...],
-                     gen: torch.Generator) -> torch.Tensor:
-    """`x (B, V, T, J, 3)` with `--outlier-rate` of the refinable joints moved, confidence low."""
-    import torch
-
-    hit = torch.rand(x.shape[:-1], generator=gen) < args.outlier_rate
-    hit[..., list(keep)] = False
-    angle = torch.rand(x.shape[:-1], generator=gen) * 2 * torch.pi
-    shift = args.outlier_shift * torch.stack((angle.cos(), angle.sin()), -1)
-    conf = 0.05 + 0.25 * torch.rand(x.shape[:-1], generator=gen)
-    out = x.clone()
-    out[..., :2] = torch.where(hit[..., None], x[..., :2] + shift, x[..., :2])
-    out[..., 2] = torch.where(hit, conf, x[..., 2])
-    return out
+    out = jdr_of_fusion(regime, dm.test_dataloader(), args.outlier_rate, args.outlier_shift,
+                        args.seed)
+    return {k: round(v, 4 if k == "refined_joint_fraction" else 2) for k, v in out.items()}
 
 
 def run_selffusion(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:

@@ -126,3 +126,33 @@ def test_cli_end_to_end_tiny(tmp_path, capsys):
     assert "| better | worse |" in out and "REPRODUCED" in out
     summary = json.loads((tmp_path / "out" / "tiny" / "tiny.json").read_text())
     assert summary["seeds"] == [0, 1] and summary["comparisons"][0]["n"] == 2
+
+
+def test_extra_evaluation_joins_the_metrics(tmp_path, monkeypatch):
+    import bench.reproduce as rp
+
+    path = tmp_path / "ev.yaml"
+    path.write_text(
+        "claim: x\nbase: [experiment=demo, model=simplebaseline]\n"
+        "runs:\n  pretrain: {overrides: [regime=supervised]}\n"
+        "  adapted: {init_from: pretrain, overrides: [regime=supervised], evaluate: fake}\n"
+        "comparisons: [{better: 'adapted:extra/miss', worse: 'adapted:extra/before'}]\n")
+    seen = []
+
+    def fake(cfg, ckpt):
+        seen.append((cfg.run_name, ckpt.name))
+        return {"extra/miss": 1.0 + cfg.seed * 0.1, "extra/before": 3.0}
+
+    monkeypatch.setattr(rp, "_evaluators", lambda: {"fake": fake})
+    claim = load_claim(str(path))
+    values = {(n, s): 1.0 for n in ("pretrain", "adapted") for s in range(2)}
+    records = run_claim(claim, tmp_path / "out", [0, 1], fit=_fake_fit([], values))
+    assert seen == [("ev-adapted-s0", "best.ckpt"), ("ev-adapted-s1", "best.ckpt")]
+    (test,) = summarise(claim, records, [0, 1])["comparisons"]
+    assert test["better"] == pytest.approx(1.05) and test["worse"] == 3.0 and test["holds"]
+    # kept: a reused run is not evaluated again
+    run_claim(claim, tmp_path / "out", [0, 1], reuse=True, fit=_fake_fit([], values))
+    assert len(seen) == 2
+    path.write_text(path.read_text().replace("evaluate: fake", "evaluate: nope"))
+    with pytest.raises(ValueError, match="asks for evaluation 'nope'"):
+        run_claim(load_claim(str(path)), tmp_path / "out2", [0], fit=_fake_fit([], values))

@@ -118,3 +118,16 @@ def test_cli_fit_canonpose_with_stage_switch(tmp_path):
     (record,) = read_records(tmp_path / "results")
     assert record.regime["name"] == "selffusion"
     assert record.metrics["n_mpjpe"] > 0
+    # the fusion's JDR on the test takes, from the run's config and checkpoint
+    from bench.config import compose
+    from bench.fusion_jdr import fusion_jdr
+
+    cfg = compose(args[1:])
+    ckpt = tmp_path / "runs" / record.run_id / "checkpoints" / "best.ckpt"
+    res = fusion_jdr(cfg, ckpt, rate=0.3)
+    assert 0 <= res["fusion/jdr_input"] <= 100 and 0 <= res["fusion/jdr_refined"] <= 100
+    assert res["fusion/jdr_miss_input"] == pytest.approx(100 - res["fusion/jdr_input"])
+    assert res["fusion/refined_joint_fraction"] > 0  # the injected outliers were refined
+    # outliers lower the input JDR (the measurement sees them)
+    clean = fusion_jdr(cfg, ckpt, rate=0.0)
+    assert clean["fusion/jdr_input"] > res["fusion/jdr_input"]
