@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from datamodules.real import check_person_scale
+from datamodules.real.reader_helpers import check_person_scale
 from datamodules.records import SequenceRecord
 from datamodules.safe_pickle import load_pickle
 from geometry.skeletons import bone_lengths

@@ -37,16 +37,12 @@ def list_datamodules() -> list[str]:
     return sorted(_DATAMODULES)
 
 
-# Dataset modules that are not packages (each other dataset is a package).
-_DATASET_MODULES = ("humans71m",)
-
-
 def _import_builtin() -> None:
-    """Import the built-in dataset packages (and modules) so that their decorators have run."""
+    """Import the built-in dataset packages (each dataset is one) so that their decorators ran."""
     import importlib
     import pkgutil
     from pathlib import Path
 
     for info in pkgutil.iter_modules([str(Path(__file__).parent)]):
-        if info.ispkg or info.name in _DATASET_MODULES:
+        if info.ispkg:
             importlib.import_module(f"datamodules.{info.name}")

@@ -125,7 +125,7 @@ def _add_prepare(q: argparse.ArgumentParser) -> None:
 def _run_prepare(args: argparse.Namespace) -> int:
     import json
 
-    from datamodules.real import format_summary, prepare_dataset
+    from datamodules.real.prepare import format_summary, prepare_dataset
 
     options = {}
     for item in args.option:

@@ -78,7 +78,7 @@ def _average_person(world: np.ndarray, ratio: float) -> np.ndarray:
 def _humans71m(n: int) -> dict:
     from scipy.spatial.transform import Rotation
 
-    from datamodules.humans71m import REF_JOINTS, key_frame, merge
+    from datamodules.humans71m.universal import REF_JOINTS, key_frame, merge
     from datamodules.records import SequenceRecord
     from datamodules.synthetic import load_motion
 

@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from datamodules.aspset.c3d import read_c3d
-from datamodules.real import check_person_scale, project_views
+from datamodules.real.reader_helpers import check_person_scale, project_views
 from datamodules.records import SequenceRecord
 from geometry.skeletons import ASPSET17, convert
 

@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 
 from datamodules.motionbert_format import VideoInfo, read_pkl
-from datamodules.real import check_person_scale
+from datamodules.real.reader_helpers import check_person_scale
 from datamodules.records import SequenceRecord
 from datamodules.safe_pickle import load_npz, load_pickle
 from geometry.cameras import distort_normalized_h36m, normalized_to_pixels

@@ -22,7 +22,12 @@ from pathlib import Path
 import numpy as np
 from scipy.spatial.transform import Rotation
 
-from datamodules.real import check_person_scale, finite_segments, project_views, slice_record
+from datamodules.real.reader_helpers import (
+    check_person_scale,
+    finite_segments,
+    project_views,
+    slice_record,
+)
 from datamodules.records import SequenceRecord
 from geometry.skeletons import convert
 

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from datamodules.real import check_person_scale, finite_segments, project_views
+from datamodules.real.reader_helpers import check_person_scale, finite_segments, project_views
 from datamodules.records import SequenceRecord
 from datamodules.safe_pickle import load_npz, load_pickle
 from geometry.skeletons import convert

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from datamodules.real import check_person_scale
+from datamodules.real.reader_helpers import check_person_scale
 from datamodules.records import SequenceRecord
 
 CROP = 256

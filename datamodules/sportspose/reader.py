@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 from scipy.spatial.transform import Rotation
 
-from datamodules.real import check_person_scale, project_views
+from datamodules.real.reader_helpers import check_person_scale, project_views
 from datamodules.records import SequenceRecord
 from datamodules.safe_pickle import load_pickle
 from geometry.skeletons import convert

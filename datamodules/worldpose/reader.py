@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 from scipy.spatial.transform import Rotation
 
-from datamodules.real import check_person_scale, finite_segments
+from datamodules.real.reader_helpers import check_person_scale, finite_segments
 from datamodules.records import SequenceRecord
 from datamodules.safe_pickle import load_npz
 from geometry.cameras import distort_normalized

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 from scipy.spatial.transform import Rotation
 
-from datamodules.humans71m import (
+from datamodules.humans71m.universal import (
     REF_JOINTS,
     key_frame,
     merge,
@@ -10,7 +10,7 @@ from datamodules.humans71m import (
     universal_references,
     universal_transform,
 )
-from datamodules.real import project_views
+from datamodules.real.reader_helpers import project_views
 from datamodules.records import SequenceRecord
 from datamodules.registry import create_datamodule
 from tests.datamodules.real_helpers import intrinsics, motion_m, ring

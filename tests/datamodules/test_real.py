@@ -1,13 +1,8 @@
 import numpy as np
 import pytest
 
-from datamodules.real import (
-    check_person_scale,
-    finite_segments,
-    load_record,
-    save_record,
-    slice_record,
-)
+from datamodules.real.reader_helpers import check_person_scale, finite_segments, slice_record
+from datamodules.real.record_cache import load_record, save_record
 from datamodules.records import SequenceRecord
 from datamodules.registry import create_datamodule
 from tests.datamodules.real_helpers import motion_m
