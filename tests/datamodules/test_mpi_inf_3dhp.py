@@ -10,7 +10,7 @@ from datamodules.mpi_inf_3dhp.reader import (
     read_train_sequence,
 )
 from datamodules.registry import create_datamodule
-from geometry.skeletons import _H36M_FROM_MPI17, _MPI17_FROM_MPI28
+from geometry.conversions import _H36M_FROM_MPI17, _MPI17_FROM_MPI28
 from tests.datamodules.real_helpers import intrinsics, motion_m, project_cv, ring
 
 MPI28_OF_H36M = [_MPI17_FROM_MPI28[i] for i in _H36M_FROM_MPI17]
