@@ -43,7 +43,7 @@ def _add_bvh_options(q: argparse.ArgumentParser) -> None:
 
 
 def _bvh_flavours() -> list[str]:
-    from datamodules.synthetic.bvh import NAME_MAPS
+    from datamodules.synthetic.bvh_mapping import NAME_MAPS
 
     return sorted(NAME_MAPS)
 
@@ -56,7 +56,7 @@ def _run_synth(args: argparse.Namespace) -> int:
     if not 1 <= args.cameras <= 8:
         raise ValueError(f"--cameras must be in 1..8, got {args.cameras}")
     from bench.outputs import staged
-    from datamodules.synthetic.bvh import bvh_motion_options
+    from datamodules.synthetic.bvh_mapping import bvh_motion_options
 
     motions = resolve_motions(args.motions)
     options = bvh_motion_options(args.bvh_map, args.flavour)
@@ -102,7 +102,8 @@ def _add_show_bvh(q: argparse.ArgumentParser) -> None:
 
 
 def _run_show_bvh(args: argparse.Namespace) -> int:
-    from datamodules.synthetic.bvh import UNITS, bvh_motion_options, describe_bvh, read_bvh
+    from datamodules.synthetic.bvh import read_bvh
+    from datamodules.synthetic.bvh_mapping import UNITS, bvh_motion_options, describe_bvh
 
     if args.unit != "auto" and args.unit not in UNITS:
         raise ValueError(f"--unit must be auto or one of {', '.join(UNITS)}, got {args.unit!r}")

@@ -24,7 +24,7 @@
    closest to the shoulders'; nose = the last point before the head top at least a third of
    its distance from the thorax away from the top (so a `HeadTop` joint is not the nose);
    spine = the point between pelvis and thorax closest to their mid-height. A joint the
-   flavour's name table (`bvh.NAME_MAPS`) names for one of these wins when it lies in the
+   flavour's name table (`bvh_mapping.NAME_MAPS`) names for one of these wins when it lies in the
    same stretch of the head path: names are hints, the structure decides.
 7. A head whose End Site has zero length gets a virtual head top along the neck, the head +
    neck length of the adult table (0.182 of stature, stature from the legs) minus the
@@ -215,7 +215,7 @@ def map_skeleton(bvh: object, table: dict[str, tuple[str, ...]] | None = None,
 
     Args:
         bvh: a parsed `bvh.Bvh`.
-        table: name hints for the trunk joints (a `bvh.NAME_MAPS` entry), or None.
+        table: name hints for the trunk joints (a `bvh_mapping.NAME_MAPS` entry), or None.
         name_map: H36M joint → BVH joint name overrides.
 
     Returns:

@@ -265,7 +265,7 @@ def iter_takes(
         speed: `(low, high)` playback speed range; `(1, 1)` keeps the motion's speed.
         select: `select(action, subject, variant)` → generate this take? (default: all).
             Skipped takes cost nothing and do not change the others.
-        bvh_options: options for the BVH motions (`bvh.bvh_to_h36m`: `name_map`,
+        bvh_options: options for the BVH motions (`bvh_mapping.bvh_to_h36m`: `name_map`,
             `flavour`, `unit`, `up`); clips by name take none.
 
     Yields:

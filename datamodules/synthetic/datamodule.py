@@ -24,7 +24,7 @@ from typing import Any
 from datamodules.clip_datamodule import ClipDataModule
 from datamodules.registry import register_datamodule
 from datamodules.synthetic.bodies import sample_body
-from datamodules.synthetic.bvh import bvh_motion_options
+from datamodules.synthetic.bvh_mapping import bvh_motion_options
 from datamodules.synthetic.capture import SPEED_RANGE, motion_label, resolve_motions, synthesize
 from datamodules.synthetic.rigs import RIG_CHOICES
 from datamodules.synthetic.splits import PROTOCOLS, SplitPlan, plan_split
@@ -68,9 +68,9 @@ class SyntheticDataModule(ClipDataModule):
         seed: generation, split and augmentation seed.
         cache_dir: cache root (default `clip_datamodule.default_cache_dir("synthetic")`).
         bvh_map: for BVH motions, H36M joint → BVH joint overrides: a dict or the path of a
-            JSON file holding one (see `bvh.map_bvh`).
+            JSON file holding one (see `bvh_mapping.map_bvh`).
         flavour: how BVH motions are mapped: `"auto"` (hierarchy topology and rest pose,
-            names as hints) or a name table of `bvh.NAME_MAPS` (`"cmu"`, `"mixamo"`,
+            names as hints) or a name table of `bvh_mapping.NAME_MAPS` (`"cmu"`, `"mixamo"`,
             `"generic"`).
     """
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from datamodules.synthetic import bvh, deepmimic
+from datamodules.synthetic import bvh_mapping, deepmimic
 
 MOTION_GROUPS: dict[str, tuple[str, ...]] = {
     "daily": ("walk", "dance_a", "dance_b", "getup_facedown", "getup_faceup", "crawl", "roll"),
@@ -105,15 +105,15 @@ class DeepMimicSource(MotionSource):
 
 
 class BvhSource(MotionSource):
-    """BVH files (`bvh.py`); options `name_map`, `unit`, `up`, `flavour` go to `bvh_to_h36m`."""
+    """BVH files (`bvh_mapping.load_bvh`); options `name_map`, `unit`, `up`, `flavour`."""
 
     def accepts(self, spec: str | Path) -> bool:
         """Paths ending in `.bvh`."""
         return Path(spec).suffix.lower() == ".bvh"
 
     def load(self, spec: str | Path, fps: float | None = None, **options: object) -> Motion:
-        """Read, map and (optionally) resample the file (`bvh.load_bvh`)."""
-        joints, rate = bvh.load_bvh(spec, fps=fps, **options)
+        """Read, map and (optionally) resample the file (`bvh_mapping.load_bvh`)."""
+        joints, rate = bvh_mapping.load_bvh(spec, fps=fps, **options)
         return Motion(joints=joints, fps=rate, name=Path(spec).stem, group=None)
 
 

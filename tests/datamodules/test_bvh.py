@@ -3,14 +3,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from datamodules.synthetic.bvh import (
+from datamodules.synthetic.bvh import bvh_positions, parse_bvh, read_bvh
+from datamodules.synthetic.bvh_mapping import (
     UNITS,
-    bvh_positions,
     bvh_to_h36m,
     detect_flavour,
     infer_unit,
-    parse_bvh,
-    read_bvh,
     resolve_name_map,
 )
 from datamodules.synthetic.deepmimic import Y_UP_TO_Z_UP
