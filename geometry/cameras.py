@@ -9,8 +9,9 @@ leading dimensions of its arguments against each other, and is differentiable in
 
 Points at or behind the camera plane (`Z <= 0`) project to NaN, never to a wrong finite pixel.
 
-Also here: the width-normalised screen coordinates and the scale-free "2.5D" pose with its
-per-frame mm factor (README "Conventions"; MotionBERT's `joint3d_image` / `2.5d_factor`).
+Also here: the scale-free "2.5D" pose with its per-frame mm factor (`docs/conventions.md`;
+MotionBERT's `joint3d_image` / `2.5d_factor`). The lens models are `distortion.py`, the
+width-normalised screen coordinates `screen.py`; both are re-exported here.
 """
 
 from __future__ import annotations
@@ -21,15 +22,33 @@ import torch
 from geometry._validate import (
     Array,
     as_floats,
-    check_positive,
     check_shape,
     is_torch,
-    shape_error,
     stack,
     where,
 )
+from geometry.distortion import (
+    DIST_SIZES,
+    distort_normalized,
+    distort_normalized_h36m,
+    undistort_normalized,
+)
+from geometry.screen import (
+    check_image_size,
+    denormalize_depth,
+    denormalize_screen,
+    normalize_depth,
+    normalize_screen,
+)
 
-DIST_SIZES = (4, 5, 8)
+__all__ = [
+    "DIST_SIZES", "camera_center", "camera_from_25d", "camera_to_25d", "camera_to_world",
+    "check_image_size", "denormalize_depth", "denormalize_screen", "distort_normalized",
+    "distort_normalized_h36m", "distort_points", "from_25d", "normalize_depth",
+    "normalize_screen", "normalized_to_pixels", "pixels_to_normalized", "project",
+    "projection_matrix", "undistort_normalized", "undistort_points", "unproject",
+    "world_to_camera",
+]
 
 
 def _mv(M: Array, x: Array) -> Array:
@@ -114,106 +133,6 @@ def projection_matrix(K: Array, R: Array, t: Array) -> Array:
     t_b = lib.broadcast_to(t, (*lead, 3))[..., None]
     Rt = torch.cat([R_b, t_b], dim=-1) if torch_out else np.concatenate([R_b, t_b], axis=-1)
     return K @ Rt
-
-
-def _check_dist(dist: Array) -> None:
-    check_shape("dist", dist, (None,), expected="(..., 4|5|8) OpenCV k1,k2,p1,p2[,k3[,k4,k5,k6]]")
-    if dist.shape[-1] not in DIST_SIZES:
-        raise shape_error("dist", dist, "(..., 4|5|8) OpenCV k1,k2,p1,p2[,k3[,k4,k5,k6]]")
-
-
-def _coeff(dist: Array, i: int) -> Array:
-    """Coefficient `i` of `dist (..., n)` as `(...)`, zero when the model has fewer."""
-    return dist[..., i] if dist.shape[-1] > i else dist[..., 0] * 0
-
-
-def _radial_tangential(xy: Array, dist: Array) -> tuple[Array, Array, Array]:
-    """`(radial factor (...), tangential dx (...), dy (...))` of the OpenCV model at `xy`."""
-    x, y = xy[..., 0], xy[..., 1]
-    k1, k2, p1, p2, k3 = (_coeff(dist, i) for i in range(5))
-    r2 = x * x + y * y
-    radial = 1 + r2 * (k1 + r2 * (k2 + r2 * k3))
-    if dist.shape[-1] == 8:
-        k4, k5, k6 = dist[..., 5], dist[..., 6], dist[..., 7]
-        radial = radial / (1 + r2 * (k4 + r2 * (k5 + r2 * k6)))
-    dx = 2 * p1 * x * y + p2 * (r2 + 2 * x * x)
-    dy = p1 * (r2 + 2 * y * y) + 2 * p2 * x * y
-    return radial, dx, dy
-
-
-def distort_normalized(xy: Array, dist: Array) -> Array:
-    """Apply OpenCV lens distortion to normalised image coordinates.
-
-    Args:
-        xy: `(..., 2)` undistorted normalised coordinates `(X/Z, Y/Z)` (unitless).
-        dist: `(..., 4|5|8)` OpenCV coefficients `k1, k2, p1, p2[, k3[, k4, k5, k6]]`.
-
-    Returns:
-        `(..., 2)` distorted normalised coordinates.
-    """
-    (xy, dist), _ = as_floats(xy=xy, dist=dist)
-    check_shape("xy", xy, (2,))
-    _check_dist(dist)
-    radial, dx, dy = _radial_tangential(xy, dist)
-    return stack([xy[..., 0] * radial + dx, xy[..., 1] * radial + dy])
-
-
-def undistort_normalized(xy_distorted: Array, dist: Array, iterations: int = 20) -> Array:
-    """Invert `distort_normalized` by OpenCV's fixed-point iteration.
-
-    Each step is `x ← (x_d − tangential(x)) / radial(x)` (as `cv::undistortPoints`). It is a
-    contraction for moderate distortion (converges to machine precision in well under 20 steps
-    for |k1| ≲ 0.3 inside the image); for extreme wide-angle lenses raise `iterations`.
-
-    Args:
-        xy_distorted: `(..., 2)` distorted normalised coordinates.
-        dist: `(..., 4|5|8)` OpenCV coefficients.
-        iterations: number of fixed-point steps (>= 1).
-
-    Returns:
-        `(..., 2)` undistorted normalised coordinates.
-
-    Raises:
-        ValueError: bad shapes or `iterations < 1`.
-    """
-    if int(iterations) < 1:
-        raise ValueError(f"iterations must be >= 1, got {iterations}")
-    (xy_d, dist), _ = as_floats(xy_distorted=xy_distorted, dist=dist)
-    check_shape("xy_distorted", xy_d, (2,))
-    _check_dist(dist)
-    xy = xy_d
-    for _ in range(int(iterations)):
-        radial, dx, dy = _radial_tangential(xy, dist)
-        xy = stack([(xy_d[..., 0] - dx) / radial, (xy_d[..., 1] - dy) / radial])
-    return xy
-
-
-def distort_normalized_h36m(xy: Array, k: Array, p: Array) -> Array:
-    """Human3.6M's own lens model (its MATLAB `ProjectPointRadial`, VideoPose3D `project_to_2d`).
-
-    `xy_d = xy·(radial + p·xy) + p·r²`, `radial = 1 + k1 r² + k2 r⁴ + k3 r⁶`, `p·xy = p1 x + p2 y`.
-    Its tangential part is NOT the OpenCV one (no factor 2, different cross terms), so no OpenCV
-    coefficient vector reproduces it exactly; the dataset's 2D ground truth was made with this
-    form (it reproduces the mmpose fixture's `part` to < 1e-4 px; the OpenCV form with the same
-    coefficients is off by up to ~0.3 px). `p` is in VideoPose3D order (`common/h36m_dataset.py`);
-    mmpose's `cameras.pkl` stores it reversed.
-
-    Args:
-        xy: `(..., 2)` undistorted normalised coordinates.
-        k: `(..., 3)` radial coefficients k1, k2, k3.
-        p: `(..., 2)` tangential coefficients in VideoPose3D order.
-
-    Returns:
-        `(..., 2)` distorted normalised coordinates.
-    """
-    (xy, k, p), _ = as_floats(xy=xy, k=k, p=p)
-    check_shape("xy", xy, (2,))
-    check_shape("k", k, (3,), expected="(..., 3) as k1, k2, k3")
-    check_shape("p", p, (2,), expected="(..., 2) in VideoPose3D order")
-    r2 = (xy * xy).sum(-1)
-    radial = 1 + r2 * (k[..., 0] + r2 * (k[..., 1] + r2 * k[..., 2]))
-    tan = (p * xy).sum(-1)
-    return xy * (radial + tan)[..., None] + p * r2[..., None]
 
 
 def _check_K(K: Array) -> None:
@@ -333,71 +252,6 @@ def distort_points(uv: Array, K: Array, dist: Array) -> Array:
     """
     (uv, K, dist), _ = as_floats(uv=uv, K=K, dist=dist)
     return normalized_to_pixels(distort_normalized(pixels_to_normalized(uv, K), dist), K)
-
-
-def check_image_size(image_size: Array) -> None:
-    """Raise `ValueError` unless `image_size` is `(..., 2)` of positive `(W, H)`."""
-    check_shape("image_size", image_size, (2,), expected="(..., 2) as (W, H)")
-    check_positive("image_size", image_size)
-
-
-def normalize_screen(uv: Array, image_size: Array) -> Array:
-    """Pixels to width-normalised screen coordinates: `x' = 2u/W − 1`, `y' = 2v/W − H/W`.
-
-    Both axes are divided by the width, so the aspect ratio is kept: x' spans [−1, 1] and
-    y' spans [−H/W, H/W] (MotionBERT's normalisation, VideoPose3D `normalize_screen_coordinates`).
-
-    Args:
-        uv: `(..., 2)` pixels.
-        image_size: `(..., 2)` image `(W, H)` in pixels, broadcast against `uv`.
-
-    Returns:
-        `(..., 2)` normalised coordinates (unitless).
-    """
-    (uv, size), _ = as_floats(uv=uv, image_size=image_size)
-    check_shape("uv", uv, (2,))
-    check_image_size(size)
-    W, H = size[..., 0], size[..., 1]
-    return stack([2 * uv[..., 0] / W - 1, 2 * uv[..., 1] / W - H / W])
-
-
-def denormalize_screen(xy: Array, image_size: Array) -> Array:
-    """Inverse of `normalize_screen`: `u = (x' + 1)·W/2`, `v = (y' + H/W)·W/2`.
-
-    Args:
-        xy: `(..., 2)` width-normalised coordinates.
-        image_size: `(..., 2)` image `(W, H)` in pixels.
-
-    Returns:
-        `(..., 2)` pixels.
-    """
-    (xy, size), _ = as_floats(xy=xy, image_size=image_size)
-    check_shape("xy", xy, (2,))
-    check_image_size(size)
-    W, H = size[..., 0], size[..., 1]
-    return stack([(xy[..., 0] + 1) * W / 2, (xy[..., 1] + H / W) * W / 2])
-
-
-def normalize_depth(z: Array, width: Array) -> Array:
-    """Pixel-unit depth to normalised units, `z' = 2z/W` (the 2.5D z rule).
-
-    Args:
-        z: `(...)` depth in pixel units (e.g. `(Z − Z_root)·f/Z_root`).
-        width: `(...)` image width W in pixels, broadcast against `z`.
-
-    Returns:
-        `(...)` depth in width-normalised units.
-    """
-    (z, width), _ = as_floats(z=z, width=width)
-    check_positive("width", width)
-    return 2 * z / width
-
-
-def denormalize_depth(z: Array, width: Array) -> Array:
-    """Inverse of `normalize_depth`: `z = z'·W/2` (pixel units)."""
-    (z, width), _ = as_floats(z=z, width=width)
-    check_positive("width", width)
-    return z * width / 2
 
 
 def camera_to_25d(
