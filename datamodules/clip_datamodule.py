@@ -33,13 +33,8 @@ import lightning.pytorch as L
 import numpy as np
 import torch
 
-from datamodules.clips import (
-    EVAL_BATCH_FACTOR,
-    GROUND_TRUTH_KEYS,
-    ClipDataset,
-    build_clips,
-    clip_loader,
-)
+from datamodules.clip_dataset import ClipDataset, clip_loader
+from datamodules.clips import EVAL_BATCH_FACTOR, GROUND_TRUTH_KEYS, build_clips
 from datamodules.records import SequenceRecord
 
 SETS = ("train", "val", "test", "adapt")

@@ -1,8 +1,9 @@
-"""Records → normalised T-frame clips, flip augmentation and the batch contract.
+"""Records → normalised T-frame clips, and the batch contract.
 
 Used by every dataset reader. `build_clips` turns `SequenceRecord`s into dense clip arrays once
-(cached on disk by the DataModules); `ClipDataset.__getitems__` serves whole batches by numpy
-fancy indexing, with flip augmentation vectorised per batch (no per-sample Python work).
+(cached on disk by the DataModules); `clip_dataset.ClipDataset` serves whole batches of them,
+with the horizontal-flip augmentation of `flip.py` (which also states how a flip acts on the
+multi-view keys below).
 
 Batch contract (each batch is a dict of tensors; B = batch, V = views, T = frames, J = 17):
 
@@ -35,12 +36,6 @@ lens distortion, as LCN / MotionBERT), rescaled for the crop normalisation. Weak
 approximation: `target * factor` equals `target_mm` exactly in z; in x, y the error of joint j
 is `(X_j, Y_j)·(Z_root − Z_j)/Z_j` (camera-frame X_j, Y_j, mm) — zero at the root's depth.
 With lens distortion `input` holds the distorted detections while `target` stays undistorted.
-
-Flip: a horizontal image flip negates camera x and swaps left/right joints. Applied to a
-multi-view sample it flips every view and mirrors the world (`x → −x`); the cameras become
-`R' = F R M`, `t' = F t`, `K' = A K F` (F = M = diag(−1, 1, 1), A maps u → W − u), `p2 → −p2`,
-so the flipped 3D still projects onto the flipped 2D of every view. Flipping twice is the
-identity.
 """
 
 from __future__ import annotations
@@ -49,20 +44,16 @@ import itertools
 from collections.abc import Sequence
 
 import numpy as np
-import torch
 
 from datamodules.records import SequenceRecord
-from datamodules.sampling import ShardedBatchSampler
 from geometry.cameras import camera_to_25d, normalize_screen
-from geometry.skeletons import H36M17, ROOT, JointSet
+from geometry.skeletons import ROOT
 
 # Evaluation loaders (val / test, in order, no gradients) use this many times the training batch:
 # fewer, larger batches cut the per-batch cost of the metrics and the Trainer's hooks.
 EVAL_BATCH_FACTOR = 4
 # The 3D ground truth of a clip set: what label-free training must never see.
 GROUND_TRUTH_KEYS = ("target", "target_mm", "factor", "R", "t", "pose3d_world")
-# Keys whose trailing joint axis is permuted by a flip, with whether channel 0 is negated.
-_POSE_KEYS = {"input": True, "target": True, "target_mm": True, "pose3d_world": True}
 
 
 def window_indices(
@@ -112,63 +103,6 @@ def normalise_width(px: np.ndarray, image_size: np.ndarray) -> np.ndarray:
     """
     out = np.array(px, dtype=np.float64, copy=True)
     out[..., :2] = normalize_screen(out[..., :2], np.asarray(image_size, dtype=np.float64))
-    return out
-
-
-def flip_pose(x: torch.Tensor, joint_set: JointSet = H36M17) -> torch.Tensor:
-    """Horizontal flip of normalised poses `(..., J, C)`: negate channel 0, swap left/right."""
-    out = x.index_select(-2, torch.as_tensor(joint_set.flip_array, device=x.device))
-    out[..., 0] = -out[..., 0]
-    return out
-
-
-def flip_batch(
-    batch: dict[str, torch.Tensor], mask: torch.Tensor, joint_set: JointSet = H36M17
-) -> dict[str, torch.Tensor]:
-    """Flip the samples selected by `mask` consistently across every key (see module doc).
-
-    Args:
-        batch: a batch following the contract (single- or multi-view; extra keys untouched).
-        mask: `(B,)` bool, True = flip this sample (all its views together).
-        joint_set: the joint set (for the left/right permutation).
-
-    Returns:
-        A new dict; unflipped samples are unchanged.
-    """
-    perm = torch.as_tensor(joint_set.flip_array)
-    out = dict(batch)
-    b = mask.shape[0]
-
-    def sel(key: str, new: torch.Tensor) -> None:
-        m = mask.reshape((b,) + (1,) * (batch[key].dim() - 1))
-        out[key] = torch.where(m, new, batch[key])
-
-    for key in _POSE_KEYS:
-        if key in batch:
-            sel(key, flip_pose(batch[key], joint_set))
-    if "valid" in batch:
-        sel("valid", batch["valid"].index_select(-1, perm.to(batch["valid"].device)))
-    size = batch.get("image_size")
-    if "pose2d_px" in batch:
-        w = size[..., 0].to(batch["pose2d_px"].dtype)[:, :, None, None]
-        new = batch["pose2d_px"].index_select(-2, perm.to(w.device))
-        new[..., 0] = w - new[..., 0]
-        sel("pose2d_px", new)
-    f = torch.tensor([-1.0, 1.0, 1.0])
-    if "K" in batch:
-        k = batch["K"]
-        new = k * f.to(k.dtype)  # K F: negate column 0
-        new = torch.cat([-new[..., :1, :], new[..., 1:, :]], dim=-2)  # A: u → −u …
-        new[..., 0, :] = new[..., 0, :] + size[..., 0:1].to(k.dtype) * new[..., 2, :]  # … + W
-        sel("K", new)
-    if "R" in batch:
-        r = batch["R"]
-        sel("R", r * f.to(r.dtype)[:, None] * f.to(r.dtype)[None, :])  # F R M
-    if "t" in batch:
-        sel("t", batch["t"] * f.to(batch["t"].dtype))
-    if "dist" in batch:
-        sign = torch.tensor([1.0, 1.0, 1.0, -1.0, 1.0], dtype=batch["dist"].dtype)
-        sel("dist", batch["dist"] * sign)
     return out
 
 
@@ -331,124 +265,3 @@ def build_clips(
     return out
 
 
-class ClipDataset(torch.utils.data.Dataset):
-    """Serves batches from `build_clips` arrays by vectorised index gathering.
-
-    Use with `clip_loader`: a `ShardedBatchSampler` yields lists of indices and the DataLoader
-    (`batch_size=None`) passes each list to `__getitem__`, which gathers the whole batch. The
-    sampler shards across DDP ranks itself (Trainer `use_distributed_sampler=False`); the
-    `index` key identifies samples should a padding sampler be used instead.
-
-    Args:
-        arrays: the output of `build_clips` (or its on-disk cache).
-        flip: flip each sample with probability 1/2 (training augmentation).
-        seed: seed of the flip draws (mixed with the worker id and the process rank).
-    """
-
-    def __init__(self, arrays: dict[str, np.ndarray], flip: bool = False, seed: int = 0) -> None:
-        self.arrays = {k: v for k, v in arrays.items() if k != "take"}
-        self.flip = flip
-        self.seed = seed
-        self._rng: np.random.Generator | None = None
-        self._len = len(self.arrays["input"])
-        # Flipped copies are computed once (with `flip_batch`) and stacked after the originals,
-        # so a flipped sample is fetched by the same single gather at `index + len`.
-        self._stacked: dict[str, np.ndarray] = {}
-        self._stack_flipped(list(self.arrays))
-
-    def _stack_flipped(self, keys: list[str]) -> None:
-        if not self.flip:
-            return
-        tensors = {k: torch.from_numpy(self.arrays[k]) for k in keys}
-        flipped = flip_batch(tensors, torch.ones(self._len, dtype=torch.bool))
-        for key, value in flipped.items():
-            if value is not tensors[key]:
-                self._stacked[key] = np.concatenate([self.arrays[key], value.numpy()])
-
-    def update_arrays(self, **arrays: np.ndarray) -> None:
-        """Replace (or add) per-sample arrays, e.g. new training labels; flipped copies follow.
-
-        Args:
-            **arrays: `(S, ...)` arrays with this dataset's sample count `S` (for `target`:
-                `(S, [V,] T, J, 3)`, `valid`: `(S, [V,] T, J)`).
-
-        Raises:
-            ValueError: an array whose leading dimension is not `S`.
-        """
-        for key, value in arrays.items():
-            value = np.asarray(value)
-            if value.shape[:1] != (self._len,):
-                raise ValueError(f"{key}: expected {self._len} samples, got shape {value.shape}")
-            self.arrays[key] = value
-            self._stacked.pop(key, None)
-        self._stack_flipped(list(arrays))
-
-    def drop_arrays(self, keys: Sequence[str]) -> None:
-        """Remove per-sample arrays (e.g. the 3D ground truth of a label-free training set)."""
-        for key in keys:
-            self.arrays.pop(key, None)
-            self._stacked.pop(key, None)
-
-    def __len__(self) -> int:
-        return self._len
-
-    def _generator(self) -> np.random.Generator:
-        if self._rng is None:
-            info = torch.utils.data.get_worker_info()
-            rank = torch.distributed.get_rank() if torch.distributed.is_initialized() else 0
-            self._rng = np.random.default_rng([self.seed, rank, info.id if info else 0])
-        return self._rng
-
-    def __getitems__(self, indices: Sequence[int]) -> dict[str, torch.Tensor]:
-        """One batch: every array gathered at `indices` (B,), converted to tensors."""
-        idx = np.asarray(indices, dtype=np.int64)
-        batch = {}
-        if self.flip:
-            shifted = idx + self._len * (self._generator().random(len(idx)) < 0.5)
-            batch = {k: torch.from_numpy(v[shifted]) for k, v in self._stacked.items()}
-        for key, value in self.arrays.items():
-            if key not in batch:
-                batch[key] = torch.from_numpy(value[idx])
-        batch["index"] = torch.from_numpy(idx)
-        return batch
-
-    def __getitem__(self, index: int | Sequence[int]) -> dict[str, torch.Tensor]:
-        """A batch for a list of indices; one sample (no batch axis) for an int."""
-        if isinstance(index, (int, np.integer)):
-            return {k: v[0] for k, v in self.__getitems__([int(index)]).items()}
-        return self.__getitems__(index)
-
-
-def _identity(batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-    return batch
-
-
-def clip_loader(
-    dataset: ClipDataset,
-    batch_size: int,
-    shuffle: bool,
-    drop_last: bool = False,
-    seed: int = 0,
-    num_workers: int = 0,
-) -> torch.utils.data.DataLoader:
-    """A DataLoader serving whole batches of `dataset`, sharded over DDP ranks.
-
-    Args:
-        dataset: the clips.
-        batch_size: clips per batch.
-        shuffle: reshuffle every epoch (training; pads ranks to equal length by wrapping).
-        drop_last: drop the last incomplete batch.
-        seed: shuffle seed (the epoch is added by `set_epoch`).
-        num_workers: worker processes (0 = in-process; the gather is cheap).
-    """
-    if batch_size < 1:
-        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
-    sampler = ShardedBatchSampler(len(dataset), batch_size, shuffle, drop_last, seed)
-    return torch.utils.data.DataLoader(
-        dataset,
-        batch_size=None,
-        sampler=sampler,
-        collate_fn=_identity,
-        num_workers=num_workers,
-        persistent_workers=num_workers > 0,
-    )

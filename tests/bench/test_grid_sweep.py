@@ -85,7 +85,7 @@ def test_a_sweep_over_data_flip_changes_the_training_data(tmp_path):
     import torch
 
     from bench.runner import build_datamodule
-    from datamodules.clips import flip_pose
+    from datamodules.flip import flip_pose
 
     sweep = {"method": "grid", "parameters": {"data.kwargs.flip": {"values": [False, True]}},
              "command": ["liftbench", "fit", "${args_no_hyphens}"]}

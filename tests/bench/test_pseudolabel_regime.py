@@ -12,7 +12,7 @@ from bench.evaluation import EvalMetrics
 from bench.pseudolabels import load_clip_arrays
 from bench.regimes import regime_class
 from bench.regimes.pseudolabel import PseudoLabelRegime
-from datamodules.clips import flip_batch
+from datamodules.flip import flip_batch
 from datamodules.synthetic.datamodule import SyntheticDataModule
 from leaderboard.records import read_records
 

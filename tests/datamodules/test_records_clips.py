@@ -2,15 +2,9 @@ import numpy as np
 import pytest
 import torch
 
-from datamodules.clips import (
-    ClipDataset,
-    build_clips,
-    clip_loader,
-    flip_batch,
-    normalise_width,
-    view_groups,
-    window_indices,
-)
+from datamodules.clip_dataset import ClipDataset, clip_loader
+from datamodules.clips import build_clips, normalise_width, view_groups, window_indices
+from datamodules.flip import flip_batch
 from datamodules.records import SequenceRecord, group_synchronized
 from datamodules.synthetic.rigs import make_rig
 
