@@ -23,7 +23,7 @@ from the point count (26 → Halpe-26; 133 → COCO-WholeBody and 136 → Halpe-
 points are used); 17 points (COCO-17 or H36M-17) and 25 (BODY_25 or BODY_25B) are told apart
 from the data (`keypoint_layouts.py`), or by `joint_set`; a file mixing counts is refused, and
 so is a file in which no person has two points above the detection threshold. When several
-people are detected, `pick_main_person` follows one person through the video (see there).
+people are detected, `main_person.pick_main_person` follows one person through the video.
 Frames without a detection get confidence 0 and the nearest detected frame's coordinates.
 """
 
@@ -36,6 +36,7 @@ import numpy as np
 
 from datamodules.input_errors import read_json, reading
 from datamodules.keypoint_layouts import CANDIDATES, choices, infer_layout
+from datamodules.main_person import Frames, person_box, pick_main_person
 from datamodules.safe_pickle import load_npz
 from datamodules.scores import THRESHOLD, normalise_scores
 from datamodules.videopose3d_2d import read_videopose3d_2d
@@ -45,7 +46,6 @@ _BY_COUNT_DETECTOR = {17: "coco17", 25: "body25", 26: "halpe26"}
 # Whole-body skeletons whose first points are a body set: COCO-WholeBody (133) starts with
 # COCO-17, Halpe-136 (AlphaPose's full model) with Halpe-26; the face/hand points are dropped.
 _WHOLE_BODY = {133: ("coco_wholebody", 17), 136: ("halpe136", 26)}
-Frames = list[list[np.ndarray]]  # per frame, per person: (J, 3) px + confidence
 
 
 def _joint_set_for(frames: Frames, path: Path, joint_set: str | None,
@@ -188,91 +188,6 @@ def _read_numpy(path: Path, video: str | None) -> tuple[np.ndarray, dict[str, An
     return arr, extra
 
 
-def _person_box(p: np.ndarray, min_conf: float) -> tuple[np.ndarray, float, float] | None:
-    ok = np.isfinite(p).all(-1) & (p[:, 2] > min_conf)
-    if ok.sum() < 2:
-        return None
-    lo, hi = p[ok, :2].min(0), p[ok, :2].max(0)
-    return (lo + hi) / 2, float(np.prod(hi - lo)), float(p[ok, 2].mean())
-
-
-def _assign_tracks(boxes: list[list[tuple | None]]) -> list[list[Any]]:
-    """Per-frame track ids by greedy frame-to-frame association.
-
-    A detection continues the track whose last box centre is nearest, if within 1.5 box sizes
-    (√area), closest pairs first; otherwise it starts a new track.
-    """
-    tracks: list[list[Any]] = []
-    last: dict[int, tuple] = {}
-    for bx in boxes:
-        ids: list[Any] = [None] * len(bx)
-        pairs = sorted(
-            (float(np.linalg.norm(b[0] - lb[0])), j, t)
-            for j, b in enumerate(bx) if b is not None for t, lb in last.items()
-            if np.linalg.norm(b[0] - lb[0]) <= 1.5 * np.sqrt(max(lb[1], 1.0))
-        )
-        used: set[int] = set()
-        for _, j, t in pairs:
-            if ids[j] is None and t not in used:
-                ids[j] = t
-                used.add(t)
-        for j, b in enumerate(bx):
-            if b is not None and ids[j] is None:
-                ids[j] = len(last)
-            if ids[j] is not None:
-                last[ids[j]] = b
-        tracks.append(ids)
-    return tracks
-
-
-def pick_main_person(
-    frames: Frames, tracks: list[list[Any]] | None = None, min_conf: float = 0.05
-) -> np.ndarray:
-    """Follow the main person through a video of per-frame detections.
-
-    The main person is the track with the largest summed `box area × mean score` over the
-    video, so a passer-by who is briefly larger does not take over. Tracks are the detector's
-    ids when it gives them (AlphaPose `idx`), else a greedy nearest-centre association across
-    consecutive frames (`_assign_tracks`).
-
-    Args:
-        frames: per frame a list of `(J, 3)` persons (px, px, score); NaN = missing joint.
-        tracks: optional per-frame track ids parallel to `frames`.
-        min_conf: joints at or below this score do not count for boxes.
-
-    Returns:
-        `(T, J, 3)` pixels + score; frames without the main person get score 0 and the
-        coordinates of the nearest frame that has it (all-zero when nothing was detected).
-    """
-    n = len(frames)
-    joints = next((p.shape[0] for fr in frames for p in fr), 0)
-    out = np.zeros((n, joints, 3))
-    picked = np.zeros(n, bool)
-    boxes = [[_person_box(p, min_conf) for p in fr] for fr in frames]
-    if tracks is None or not any(t is not None for tr in tracks for t in tr):
-        tracks = _assign_tracks(boxes)
-    totals: dict[Any, float] = {}
-    for tr, bx in zip(tracks, boxes):
-        for t, b in zip(tr, bx):
-            if t is not None and b is not None:
-                totals[t] = totals.get(t, 0.0) + b[1] * b[2]
-    if totals:
-        main = max(totals, key=totals.get)
-        for i, tr in enumerate(tracks):
-            if main in tr:
-                out[i], picked[i] = frames[i][tr.index(main)], True
-    missing = ~np.isfinite(out[..., :2]).all(-1)
-    out = np.where(np.isfinite(out), out, 0.0)
-    out[..., 2][missing] = 0.0  # a missed joint: (0, 0) with score 0, the OpenPose convention
-    if picked.any() and not picked.all():
-        idx = np.flatnonzero(picked)
-        nearest = idx[np.abs(np.arange(n)[:, None] - idx[None]).argmin(1)]
-        fill = out[nearest]
-        fill[..., 2] = 0.0
-        out = np.where(picked[:, None, None], out, fill)
-    return out
-
-
 def load_keypoints_file(
     path: str | Path,
     joint_set: str | None = None,
@@ -357,7 +272,7 @@ def load_keypoints_file(
         frames = [[p[: whole[1]] for p in fr] for fr in frames]
         joint_set = _BY_COUNT_DETECTOR[whole[1]]
     frames, scale = _normalise_frames(frames, path)
-    if not any(_person_box(p, THRESHOLD) for fr in frames for p in fr):
+    if not any(person_box(p, THRESHOLD) for fr in frames for p in fr):
         raise ValueError(
             f"{path}: no person with two or more keypoints scored above {THRESHOLD} in any "
             f"frame (scores: {scale}); nothing to lift"

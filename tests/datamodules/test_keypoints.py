@@ -3,7 +3,8 @@ import json
 import numpy as np
 import pytest
 
-from datamodules.keypoints import load_keypoints_file, pick_main_person
+from datamodules.keypoints import load_keypoints_file
+from datamodules.main_person import pick_main_person
 from datamodules.synthetic import load_motion
 from geometry.skeletons import convert, get_joint_set
 
