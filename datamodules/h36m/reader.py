@@ -16,7 +16,7 @@ Formats:
 
 2D from the ground truth goes through H36M's own lens model (`distort_normalized_h36m`); the
 records' OpenCV `dist` holds the closest OpenCV coefficients (k1, k2, p2, p1, k3), good to
-~0.3 px (geometry/cameras.py).
+~0.3 px (geometry/distortion.py).
 """
 
 from __future__ import annotations

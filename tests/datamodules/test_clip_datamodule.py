@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -22,6 +24,53 @@ class Generated(RealDataModule):
 
     def read_records(self):
         yield from iter_takes(["walk", "run"], subjects=3, cameras=2, noise="clean")
+
+
+def make_my_records(takes: int) -> list:
+    return list(iter_takes(["walk", "run"], subjects=3, cameras=2, noise="clean"))[:takes]
+
+
+class MyTakes(ClipDataModule):
+    """The direct `ClipDataModule` subclass of docs/extending.md, as written there."""
+
+    name = "mytakes"
+
+    def __init__(self, takes: int = 6, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.config["takes"] = takes
+        self.split = "by-take"
+
+    def cache_config(self) -> dict:
+        return self.config
+
+    def source_2d(self) -> str:
+        return "gt"
+
+    def write_clips(self, folder: Path) -> dict:
+        records = make_my_records(self.config["takes"])
+        actions = sorted({r.action for r in records})
+        subjects = sorted({r.subject for r in records})
+        sets = {"train": records[:-2], "adapt": records[:-2], "test": records[-2:]}
+        for name, recs in sets.items():
+            self.save_set(folder, name, self.build_set(name, recs, actions, subjects))
+        return {"actions": actions, "subjects": subjects,
+                "takes": {k: [r.take for r in v] for k, v in sets.items()}}
+
+
+def test_the_documented_direct_subclass_works(tmp_path):
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "extending.md").read_text()
+    assert "class MyTakes(ClipDataModule):" in doc and "def write_clips" in doc
+    dm = MyTakes(takes=5, frames=9, views=2, batch_size=4, cache_dir=tmp_path)
+    dm.setup()
+    assert dm.cache_path.name == dm.cache_key and (dm.cache_path / "meta.json").is_file()
+    assert set(dm.datasets) == {"train", "adapt", "test", "val"} and dm.val_set == "test"
+    assert len(dm.takes["train"]) == 3 and len(dm.takes["test"]) == 2
+    batch = next(iter(dm.train_dataloader()))
+    assert batch["input"].shape[:3] == (4, 2, 9)  # (B, V, T)
+    proto = dm.protocol()
+    assert proto["dataset"] == "mytakes" and proto["split"] == "by-take"
+    assert proto["views"] == 2 and proto["cache_key"] == dm.cache_key
+    assert MyTakes(takes=6, frames=9, views=2, cache_dir=tmp_path).cache_key != dm.cache_key
 
 
 @pytest.fixture(scope="module")
