@@ -68,7 +68,8 @@ def _rotation(take: MultiViewTake, R: np.ndarray, t: np.ndarray) -> float:
 
 def run(args: argparse.Namespace) -> dict:
     """Run both checks; print and return the figures."""
-    from bench.pseudolabels import label_loop, pseudo_labels
+    from bench.pseudolabel_metrics import label_loop
+    from bench.pseudolabels import pseudo_labels
 
     if args.iterations < 1 or args.cameras < 2:
         raise ValueError("--iterations >= 1 and --cameras >= 2 are required")

@@ -20,14 +20,13 @@ import torch
 from lightning.pytorch.callbacks import Callback
 
 from bench.metrics.functional import pa_mpjpe
+from bench.pseudolabel_metrics import evaluate_take, pool_metrics
 from bench.pseudolabels import (
     ClipIndex,
     MultiViewTake,
-    evaluate_take,
     labels_for_clips,
     lift_views,
     load_clip_arrays,
-    pool_metrics,
     pseudo_labels,
     takes_from_clips,
 )

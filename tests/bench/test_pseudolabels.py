@@ -7,13 +7,11 @@ import pytest
 import torch
 
 from bench.predict import lift_sequence
+from bench.pseudolabel_metrics import evaluate_take, label_loop, pool_metrics
 from bench.pseudolabels import (
-    evaluate_take,
-    label_loop,
     labels_for_clips,
     lift_views,
     load_clip_arrays,
-    pool_metrics,
     pseudo_labels,
     strip_ground_truth,
     takes_from_clips,
