@@ -141,23 +141,41 @@ class SelfFusionRegime(LiftingRegime):
             nn.init.zeros_(last.weight)  # start at the identity rotation
             nn.init.zeros_(last.bias)
 
+    @property
+    def uses_3d_labels(self) -> bool:  # type: ignore[override]
+        """Whether a stage weights the supervised term (training then reads the 3D targets).
+
+        A standardised lifter then gets output statistics, as in the supervised regime.
+        """
+        return any(w["sup"] for w in self.stage_weights)
+
     # ----------------------------------------------------------------------------- lifting
-    def pose_and_rotation(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def pose_and_rotation(
+        self, x: torch.Tensor, root: torch.Tensor | None = None, norm: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         """Canonical pose `(B, T, J, 3)` and rotations `(B, T, 3, 3)` from canonical `x`.
 
-        `x` is `(B, T, J, 3)`: canonical x, y and confidence.
+        `x` is `(B, T, J, 3)`: canonical x, y and confidence. `root` `(B, T, 2)` and `norm`
+        `(B, T)` say where the canonical 2D lies in the input (`2D = canonical · norm + root`,
+        `canonicalize_2d`); only a standardised lifter reads them (see below).
         """
         canon = x
         scale = None
         standardised = self.normalizer is not None and self.normalizer.is_fitted
         if standardised:
-            # A standardised lifter was trained on width-normalised 2D, not on canonical 2D. The
-            # 2.5D convention is equivariant to image translation and scale, so the canonical
-            # 2D is placed as the training set's mean person (its root position and Frobenius
-            # size), lifted as trained, and the pose divided by that size is canonical again.
-            mean = self.normalizer.in_mean.to(x.dtype)  # (J, 2)
-            scale = (mean - mean[ROOT]).norm().clamp_min(1e-6)
-            placed = torch.cat([x[..., :2] * scale + mean[ROOT], x[..., 2:]], dim=-1)
+            # A standardised lifter was trained on width-normalised 2D, not on canonical 2D: it
+            # sees the 2D where it is in the input (root, norm), as in training, so that a
+            # supervised checkpoint predicts here exactly what it predicts in its own regime.
+            # Without them (a caller holding canonical 2D only) the canonical 2D is placed as
+            # the training set's mean person (its root position and Frobenius size); the 2.5D
+            # convention is equivariant to image translation and scale, the lifter only roughly.
+            if root is None or norm is None:
+                mean = self.normalizer.in_mean.to(x.dtype)  # (J, 2)
+                root = mean[ROOT].expand(*x.shape[:-2], 2)
+                norm = (mean - mean[ROOT]).norm().clamp_min(1e-6).expand(x.shape[:-2])
+            scale = norm.to(x.dtype)[..., None, None]
+            placed = torch.cat([x[..., :2] * scale + root.to(x.dtype)[..., None, :], x[..., 2:]],
+                               dim=-1)
             x = self.normalizer.normalize_input(placed)
         if self.rot_net is not None:
             pose, rotvec = self.lifter(x), self.rot_net(canon)
@@ -166,9 +184,13 @@ class SelfFusionRegime(LiftingRegime):
         else:
             feats = self.lifter.forward_features(x)
             pose, rotvec = self.lifter.head(feats), self.rot_head(feats.mean(-2))
+        rot = rotation_matrix(rotvec)
         if standardised:
-            pose = self.normalizer.denormalize_output(pose) / scale
-        return pose, rotation_matrix(rotvec)
+            # The output statistics are per camera-frame coordinate (the supervised target R·P):
+            # un-z-score R·P, divide by the 2D size, rotate back by Rᵀ to the canonical pose.
+            cam = self.normalizer.denormalize_output(pose @ rot.transpose(-1, -2)) / scale
+            pose = cam @ rot
+        return pose, rot
 
     def lift_camera(self, x: torch.Tensor) -> torch.Tensor:
         """Camera-frame pose `(B, T, J, 3)` in the input's normalised units from raw 2D + conf.
@@ -177,8 +199,8 @@ class SelfFusionRegime(LiftingRegime):
         by R and multiplied back by the 2D's Frobenius norm (weak perspective).
         """
         x = with_confidence(x, "input")
-        canon, _, norm = canonicalize_2d(x[..., :2], ROOT)
-        pose, rot = self.pose_and_rotation(torch.cat((canon, x[..., 2:3]), -1))
+        canon, root, norm = canonicalize_2d(x[..., :2], ROOT)
+        pose, rot = self.pose_and_rotation(torch.cat((canon, x[..., 2:3]), -1), root, norm)
         cam = pose @ rot.transpose(-1, -2)
         return cam * norm[..., None, None]
 
@@ -217,8 +239,9 @@ class SelfFusionRegime(LiftingRegime):
         b, v, t, j, _ = x.shape
         w = self.stage_weights[self.current_stage() - 1]
         conf = x[..., 2]
-        canon, _, norm = canonicalize_2d(x[..., :2], ROOT)
-        pose, rot = self.pose_and_rotation(torch.cat((canon, conf[..., None]), -1).flatten(0, 1))
+        canon, root, norm = canonicalize_2d(x[..., :2], ROOT)
+        pose, rot = self.pose_and_rotation(torch.cat((canon, conf[..., None]), -1).flatten(0, 1),
+                                           root.flatten(0, 1), norm.flatten(0, 1))
         pose, rot = pose.view(b, v, t, j, 3), rot.view(b, v, t, 3, 3)
         valid = batch.get("valid")
         terms: dict[str, torch.Tensor] = {}
@@ -253,9 +276,11 @@ class SelfFusionRegime(LiftingRegime):
                 terms["fu2drep"] = loss_reprojection_scale_free(fc, refined, fw, fv)
                 terms["refined_frac"] = replaced.float().mean()
             if self.two_stage:
-                canon2, _, _ = canonicalize_2d(refined, ROOT)
+                canon2, _, norm2 = canonicalize_2d(refined, ROOT)
+                # placed where the view's input 2D is (refined is in its canonical units)
                 pose2, rot2 = self.pose_and_rotation(
-                    torch.cat((canon2, fw[..., None]), -1).flatten(0, 1))
+                    torch.cat((canon2, fw[..., None]), -1).flatten(0, 1),
+                    root[:, :, keep].flatten(0, 1), (norm2 * norm[:, :, keep]).flatten(0, 1))
                 tk = keep.numel()
                 pose2, rot2 = pose2.view(b, v, tk, j, 3), rot2.view(b, v, tk, 3, 3)
                 rep2, view2 = view_losses(canon2, rw, pose2, rot2, fv)

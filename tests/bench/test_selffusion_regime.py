@@ -11,6 +11,7 @@ import torch
 from bench.cli import main
 from bench.regimes import regime_class
 from leaderboard.records import read_records
+from losses.canonical import canonicalize_2d
 
 B, V, T, J = 2, 3, 4, 17
 
@@ -131,3 +132,37 @@ def test_cli_fit_canonpose_with_stage_switch(tmp_path):
     # outliers lower the input JDR (the measurement sees them)
     clean = fusion_jdr(cfg, ckpt, rate=0.0)
     assert clean["fusion/jdr_input"] > res["fusion/jdr_input"]
+
+
+def test_standardised_checkpoint_predicts_as_in_its_own_regime():
+    """A supervised (standardised) CanonPose predicts here what it predicts in its own regime.
+
+    The output statistics are per camera-frame coordinate, so they apply to R·P (not to the
+    canonical P), and the lifter sees the 2D where it lies in the input.
+    """
+    torch.manual_seed(0)
+    regime = _regime()
+    g = torch.Generator().manual_seed(4)
+    inputs = torch.randn(64, T, J, 3, generator=g) * 0.1 + 0.3
+    targets = torch.randn(64, T, J, 3, generator=g) * torch.tensor([0.05, 0.1, 0.2]) + 0.1
+    regime.fit_normalizer(inputs, targets)
+    with torch.no_grad():  # a lifter whose rotation branch is far from the identity
+        regime.lifter.enc_rot.bias.copy_(torch.tensor([0.6, -0.9, 0.4]))
+    regime.eval()
+    x = _batch(seed=5)["input"][:, 0]
+    with torch.no_grad():
+        expected = regime.standalone_lifter()(x)
+        pred = regime.predict_pose(x)
+        # the canonical pose is still canonical: R·P has the 2D's size (weak perspective)
+        canon, root, norm = canonicalize_2d(x[..., :2])
+        pose, rot = regime.pose_and_rotation(torch.cat((canon, x[..., 2:]), -1), root, norm)
+        fallback, _ = regime.pose_and_rotation(torch.cat((canon, x[..., 2:]), -1))
+    assert torch.allclose(pred, expected - expected[..., :1, :], atol=1e-5)
+    assert torch.allclose(pose @ rot.transpose(-1, -2) * norm[..., None, None], expected, atol=1e-5)
+    assert fallback.shape == (B, T, J, 3) and torch.isfinite(fallback).all()
+
+
+def test_supervised_term_makes_the_regime_read_3d_labels():
+    assert not _regime().uses_3d_labels
+    assert _regime(loss={"stage1": {"sup": 1.0}}).uses_3d_labels
+    assert _regime(loss={"stage2": {"sup": 0.5}}).uses_3d_labels
