@@ -5,7 +5,7 @@ Notation (after the official CVSF code): per sample and frame, view c has canoni
 lifter predicts a canonical 3D pose `P_c` and a camera rotation `R_c`. All reprojections use
 `losses.reprojection.loss_reprojection_scale_free` (`rep`).
 
-- L_rep  = Σ_c rep(p_c, R_c P_c)                       (own view)
+- L_rep  = mean_c rep(p_c, R_c P_c)                    (own view)
 - L_view = Σ_c mean_{c'≠c} rep(p_c', R_c' P_c)         (the canonical pose of c seen from c')
 - L_cam  = Σ_c mean_{c'≠c} rep(p_c', R̃_{cc'} R_c P_c)  (relative rotation of another sample of
   the same static rig)
@@ -98,8 +98,9 @@ def view_losses(
         mask: optional bool `(B, V, ..., J)`.
 
     Returns:
-        Two 0-dim losses, each summed over the V views (as the official code) and averaged
-        over samples (L_view also over the V−1 other views).
+        Two 0-dim losses, as the official code (CanonPose `train.py`, CVSF S1/S2): L_rep is
+        the mean over the B·V poses (one call on all views); L_view is summed over the V source
+        views, each averaged over the samples and the V−1 other views.
     """
     _check(p2d, conf, pose, rot)
     v = p2d.shape[1]
@@ -117,7 +118,7 @@ def view_losses(
         target[:, off[0], off[1]], cross[:, off[0], off[1]], w[:, off[0], off[1]],
         None if m is None else m[:, off[0], off[1]],
     )
-    return rep * v, view * v
+    return rep, view * v
 
 
 def camera_loss(

@@ -14,6 +14,7 @@ from losses.canonical import (
     loss_pass_agreement,
     view_losses,
 )
+from losses.reprojection import loss_reprojection_scale_free
 
 
 def _rig(b=2, v=3, t=4, j=17, seed=0):
@@ -95,3 +96,21 @@ def test_shape_errors():
         view_losses(canon[:, :1], conf[:, :1], pose[:, :1], rot[:, :1])
     with pytest.raises(ValueError, match="rot"):
         camera_loss(canon, conf, pose, rot[..., :2])
+
+
+def test_rep_is_the_mean_over_views_and_view_the_sum_over_source_views():
+    """Official weighting: L_rep averages the B·V own-view terms, L_view sums over sources."""
+    canon, conf, pose, rot = _rig()
+    bad = pose.clone()
+    bad[:, 0, ..., 0] = bad[:, 0, ..., 0] * 1.5  # only view 0's pose is wrong
+    rep, view = view_losses(canon, conf, bad, rot)
+    own = loss_reprojection_scale_free(canon, bad @ rot.mT, conf)  # all B·V poses at once
+    assert rep.item() == pytest.approx(own.item(), rel=1e-5)
+    v = canon.shape[1]
+    # source view 0 seen from each other view, averaged over those V−1 views; sources 1.. exact
+    seen = torch.stack([
+        loss_reprojection_scale_free(canon[:, c], bad[:, 0] @ rot[:, c].mT, conf[:, c])
+        for c in range(1, v)
+    ]).mean()
+    assert view.item() == pytest.approx(seen.item(), rel=1e-5)
+    assert own.item() > 1e-3 and seen.item() > 1e-3
