@@ -12,6 +12,7 @@ in worker processes) carry the new labels. One row of figures per pass goes to t
 from __future__ import annotations
 
 import math
+import warnings
 from typing import Any
 
 import lightning.pytorch as L
@@ -31,6 +32,7 @@ from bench.pseudolabels import (
     takes_from_clips,
 )
 from bench.regimes.base import flatten_views
+from geometry.calibration import CalibrationWarning
 
 
 class PseudoLabelling(Callback):
@@ -90,13 +92,18 @@ class PseudoLabelling(Callback):
         """Lift + calibrate + triangulate every take; write the labels and/or evaluate."""
         was_training = pl_module.lifter.training
         pl_module.lifter.eval()
-        labels, valid, parts, failed, gated = {}, {}, [], 0, 0
+        labels, valid, parts, failed, gated, warned = {}, {}, [], 0, 0, 0
         try:
             for take in self.takes:
                 lifted = lift_views(pl_module.standalone_lifter(), take.inputs,
                                     flip=pl_module.flip_tta)
                 try:
-                    result = pseudo_labels(take, lifted, pl_module.calibration)
+                    # unreliable-calibration warnings are counted per pass (a row of the
+                    # history), not printed once per take and iteration
+                    with warnings.catch_warnings(record=True) as caught:
+                        warnings.simplefilter("always", CalibrationWarning)
+                        result = pseudo_labels(take, lifted, pl_module.calibration)
+                    warned += any(issubclass(w.category, CalibrationWarning) for w in caught)
                 except ValueError:
                     # a take that cannot be calibrated (e.g. no jointly visible joints) gives
                     # no labels this iteration rather than aborting the run
@@ -114,7 +121,8 @@ class PseudoLabelling(Callback):
                 if pl_module.evaluate:
                     parts.append(evaluate_take(take, lifted, result, pl_module.joints_eval))
             row: dict[str, float] = {"iteration": float(iteration),
-                                     "failed_takes": float(failed), "gated_takes": float(gated)}
+                                     "failed_takes": float(failed), "gated_takes": float(gated),
+                                     "warned_takes": float(warned)}
             if pl_module.evaluate:
                 row.update(pool_metrics(parts))
                 row["test_mono_pa_mpjpe"] = _test_pa_mpjpe(trainer, pl_module)
