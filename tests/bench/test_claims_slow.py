@@ -16,7 +16,7 @@ from bench.reproduce import load_claim, run_claim, summarise
 
 # (claim, comparison index) pairs that did not reproduce with 3 seeds (see the README): only
 # checked to run and give finite values
-NOT_REPRODUCED = {("selffusion", 0), ("heatpose", 0), ("kasportsformer", 0)}
+NOT_REPRODUCED = {("selffusion", 0), ("heatpose", 0)}
 CLAIMS = ("consistency", "pseudolabel", "selffusion", "heatpose", "kasportsformer")
 
 
