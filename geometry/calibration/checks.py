@@ -66,8 +66,12 @@ class _PoseSpace:
 def _resolve_mirror(
     pose: _PoseSpace, vis: np.ndarray, n: np.ndarray, K: np.ndarray,
     bones: tuple[tuple[int, int], ...], solver: str, planar_tol: float, orthonormalize: bool,
-) -> tuple[np.ndarray, list[dict[str, Any]]]:
+) -> tuple[np.ndarray, list[dict[str, Any]], tuple | None]:
     """Which views to depth-mirror: the consistent hypothesis with the lower reprojection error.
+
+    Returns `(flipped (C,) bool, hypotheses, solution)`: `solution` is the chosen hypothesis'
+    `(dirs, _linear(...) result)`, so the caller need not solve it again (None if neither
+    hypothesis could be solved; the caller's own solve then raises the error).
 
     Mirroring one view's depth reflects its bone directions, so its relative rotation comes out
     improper (`det < 0`); the views are made consistent with camera 1 (hypothesis A) or against
@@ -78,20 +82,21 @@ def _resolve_mirror(
     dirs, _ = bone_directions(pose.camera(np.zeros(C, dtype=bool)), vis, bones)
     R, _ = rotations_from_directions(dirs, planar_tol)
     odd = np.linalg.det(R) < 0
-    hypotheses = []
+    hypotheses, solutions = [], []
     for flip in (odd, ~odd):
         d, _ = bone_directions(pose.camera(flip), vis, bones)
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                Rh, th, Xh, _ = _linear(d, n, solver, planar_tol, orthonormalize)
-            err = float(np.nanmean(_reprojection_px(n, K, Rh, th, Xh)))
+                solved = _linear(d, n, solver, planar_tol, orthonormalize)
+            err = float(np.nanmean(_reprojection_px(n, K, *solved[:3])))
         except (ValueError, np.linalg.LinAlgError):
-            err = math.inf
+            err, solved = math.inf, None
         hypotheses.append({"flipped_views": [int(c) for c in np.flatnonzero(flip)],
                            "reprojection_px": err if math.isfinite(err) else math.inf})
+        solutions.append(None if solved is None else (d, solved))
     best = 0 if not hypotheses[1]["reprojection_px"] < hypotheses[0]["reprojection_px"] else 1
-    return (odd, ~odd)[best], hypotheses
+    return (odd, ~odd)[best], hypotheses, solutions[best]
 
 
 def _warn(diag: dict[str, Any], message: str, stacklevel: int = 3) -> None:

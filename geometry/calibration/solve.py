@@ -129,12 +129,13 @@ def calibrate(
     n = rays(p2[:, frame, joint], K)
     diag: dict[str, Any] = {"solver": solver, "pose_space": pose_space, "warnings": []}
     flipped = np.zeros(C, dtype=bool)
+    solution = None
     if resolve_mirror:
-        flipped, diag["mirror_hypotheses"] = _resolve_mirror(
+        flipped, diag["mirror_hypotheses"], solution = _resolve_mirror(
             pose, vis, n, K, bones, solver, planar_tol, orthonormalize)
         p3 = pose.camera(flipped)
     diag["mirrored_views"] = [int(c) for c in np.flatnonzero(flipped)]
-    dirs, _ = bone_directions(p3, vis, bones)
+    dirs = solution[0] if solution is not None else bone_directions(p3, vis, bones)[0]
     if ransac:
         rng = np.random.default_rng(seed)
         in_dirs, in_pts, rdiag = _ransac(
@@ -144,6 +145,8 @@ def calibrate(
         diag.update(rdiag)
         R, t, _, ldiag = _linear(dirs[:, in_dirs], n[:, in_pts], solver, planar_tol,
                                  orthonormalize)
+    elif solution is not None:  # the mirror check already solved the chosen hypothesis
+        R, t, _, ldiag = solution[1]
     else:
         R, t, _, ldiag = _linear(dirs, n, solver, planar_tol, orthonormalize)
     diag.update(ldiag)
