@@ -372,5 +372,5 @@ def camera_from_25d(
     f = K[..., 0, 0][..., None]
     uv = uv_r[..., None, :] + p[..., :2] * W[..., None] / 2
     rel = 1 + p[..., 2] * W / (2 * f)
-    Z = rel * (root_depth if isinstance(root_depth, float) else root_depth[..., None])
+    Z = rel * (root_depth if isinstance(root_depth, (int, float)) else root_depth[..., None])
     return unproject(uv, Z, K[..., None, :, :])

@@ -45,8 +45,10 @@ class DualBlock(nn.Module):
         self.norm1_t, self.norm2_t = nn.LayerNorm(dim, eps=eps), nn.LayerNorm(dim, eps=eps)
         self.attn_s = Attention(dim, num_heads, qkv_bias=True)
         self.attn_t = Attention(dim, num_heads, qkv_bias=True)
-        # MLP pre-activations are recomputed in backward, not stored: 7.5 MB per MLP at B = 8,
-        # T = 27 (150 MB over the 20 MLPs) for one extra fc1 GEMM each (~1% of the FLOPs)
+        # MLP pre-activations are recomputed in backward, not stored: 14.3 MB per MLP at B = 8,
+        # T = 27 (287 MB of saved activations over the 20 MLPs; fwd+bwd peak RSS 0.83x -> 0.77x
+        # of the official code) for one extra fc1 GEMM each (fwd+bwd ~7% slower; README
+        # "Use published weights" has the side-by-side figures)
         self.mlp_s = Mlp(dim, hidden, recompute=True)
         self.mlp_t = Mlp(dim, hidden, recompute=True)
 

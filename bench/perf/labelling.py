@@ -68,6 +68,12 @@ def _rotation(take: MultiViewTake, R: np.ndarray, t: np.ndarray) -> float:
 
 def run(args: argparse.Namespace) -> dict:
     """Run both checks; print and return the figures."""
+    with warnings.catch_warnings():  # close votes etc. are part of what is measured
+        warnings.simplefilter("ignore")
+        return _run(args)
+
+
+def _run(args: argparse.Namespace) -> dict:
     from bench.pseudolabel_metrics import label_loop
     from bench.pseudolabels import pseudo_labels
 
@@ -76,7 +82,6 @@ def run(args: argparse.Namespace) -> dict:
     takes = [t for t in capture_takes(args) if t.gt.get("static")]
     if not takes:
         raise ValueError("the capture has no static-rig takes to evaluate rotations on")
-    warnings.simplefilter("ignore")  # close votes etc. are part of what is measured
     loop = {}
     for space in ("2.5d", "camera"):
         # "camera" is the reading this guards against, run as it was (no mirror resolution)

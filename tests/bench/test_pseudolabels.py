@@ -20,14 +20,17 @@ from datamodules.synthetic.datamodule import SyntheticDataModule
 from models import create_lifter
 
 
+def _adapt_set(folder, motions, cameras, noise):
+    """A small 2-view synthetic capture: the DataModule and its cached `adapt` clip arrays."""
+    dm = SyntheticDataModule(motions=motions, subjects=2, cameras=cameras, views=2, noise=noise,
+                             cache_dir=folder, batch_size=8)
+    dm.prepare_data()
+    return dm, load_clip_arrays(dm.cache_path / "adapt")
+
+
 @pytest.fixture(scope="module")
 def adapt(tmp_path_factory):
-    dm = SyntheticDataModule(motions=["walk", "run"], subjects=2, cameras=3, views=2,
-                             noise="clean", cache_dir=tmp_path_factory.mktemp("cache"),
-                             batch_size=8)
-    dm.prepare_data()
-    arrays = load_clip_arrays(dm.cache_path / "adapt")
-    return dm, arrays
+    return _adapt_set(tmp_path_factory.mktemp("cache"), ["walk", "run"], 3, "clean")
 
 
 def test_takes_rebuilt_from_clips(adapt):
@@ -107,11 +110,7 @@ def test_bad_layouts_are_clear_errors(adapt):
 
 @pytest.fixture(scope="module")
 def detector_takes(tmp_path_factory):
-    dm = SyntheticDataModule(motions=["walk", "jump"], subjects=2, cameras=4, views=2,
-                             noise="detector", cache_dir=tmp_path_factory.mktemp("det"),
-                             batch_size=8)
-    dm.prepare_data()
-    arrays = load_clip_arrays(dm.cache_path / "adapt")
+    dm, arrays = _adapt_set(tmp_path_factory.mktemp("det"), ["walk", "jump"], 4, "detector")
     return takes_from_clips(arrays, dm.config["cameras"], dm.config["stride"])[0]
 
 
