@@ -29,7 +29,7 @@ $(VENV)/.torch: | $(VENV)/bin/python
 	fi
 	@touch $@
 
-$(VENV)/.installed: pyproject.toml $(VENV)/.torch
+$(VENV)/.installed: pyproject.toml setup.py $(VENV)/.torch
 	$(PY) -m pip install -q -e '.[dev]'
 	@touch $@
 

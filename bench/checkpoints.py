@@ -15,7 +15,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from models.normalization import PoseNormalizer
+from liftbench.models.normalization import PoseNormalizer
 
 _LIFTBENCH_MARKERS = (b"hyper_parameters", b"pytorch-lightning_version")
 _LEGACY_HEAD_BYTES = 4 << 20  # a pre-zip torch file pickles its dict before the tensor data

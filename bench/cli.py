@@ -15,11 +15,11 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path, PurePath
 
-from bench import __version__
+from liftbench.bench import __version__
 
 
 def _command_modules() -> list[str]:
-    import bench.commands as pkg
+    import liftbench.bench.commands as pkg
 
     return sorted(m.name for m in pkgutil.iter_modules(pkg.__path__) if not m.name.startswith("_"))
 
@@ -44,14 +44,23 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in _command_modules():
-        module = importlib.import_module(f"bench.commands.{name}")
+        module = importlib.import_module(f"liftbench.bench.commands.{name}")
         module.add_parser(sub)
     return parser
 
 
 def _pre_import(argv: Sequence[str]) -> None:
-    """Import `--import MODULE` targets before the parser is built (they may add lifters)."""
+    """Import `--import MODULE` targets before the parser is built (they may add lifters).
+
+    The current directory is searched first, as `python -m` does, so a module of the user's
+    project (`--import models.mylifter`) is found from its root; liftbench's own packages live
+    under `liftbench.`, so the project's `models`, `losses`, ... never collide with them.
+    """
     argv = list(argv)
+    if any(a == "--import" or a.startswith("--import=") for a in argv) and "" not in sys.path:
+        cwd = os.getcwd()
+        if cwd not in sys.path:
+            sys.path.insert(0, cwd)
     for i, arg in enumerate(argv):
         target = None
         if arg == "--import" and i + 1 < len(argv):
@@ -135,7 +144,7 @@ def _raised_by_library(exc: BaseException) -> bool:
 
 def _user_message(exc: BaseException) -> str:
     """One line for a user error; names the input file when the message does not."""
-    from datamodules.input_errors import one_line
+    from liftbench.datamodules.input_errors import one_line
 
     text = one_line(exc.args[0] if isinstance(exc, KeyError) and exc.args else exc)
     if isinstance(exc, (ValueError, FileNotFoundError, PermissionError, NotADirectoryError)) \
@@ -162,7 +171,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not getattr(args, "func", None):
         parser.print_help()
         return 2 if args.command is None else 0
-    from datamodules.input_errors import INPUT_ERRORS
+    from liftbench.datamodules.input_errors import INPUT_ERRORS
 
     try:
         _check_output(args)

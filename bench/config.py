@@ -51,7 +51,7 @@ def _load_group(group: str, option: str) -> DictConfig:
         return OmegaConf.merge(_load_group(group, base), cfg) if base else cfg
     if group == "model":
         # Any registered lifter is a valid `model=` choice; its YAML is optional.
-        from models import is_lifter, list_lifters
+        from liftbench.models import is_lifter, list_lifters
 
         if not is_lifter(option):
             raise ValueError(f"unknown model {option!r}{_suggest(option, list_lifters())} "

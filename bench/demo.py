@@ -32,9 +32,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bench.config import compose
-from bench.regimes import list_regimes
-from models.trivial import TRIVIAL_BASELINES
+from liftbench.bench.config import compose
+from liftbench.bench.regimes import list_regimes
+from liftbench.models.trivial import TRIVIAL_BASELINES
 
 # Three fast tiny lifters: every stage of all three, two seeds, fits in 10 CPU minutes. The tiny
 # transformers take minutes per stage here: pass `--lifters motionagformer_xs kasportsformer ...`.
@@ -113,7 +113,7 @@ def run_demo(lifters: Sequence[str], out: Path, overrides: Sequence[str] = (),
         Dicts with `lifter`, `stage`, `label`, `seed`, `record` (path) and `seconds`.
     """
     if fit is None:
-        from bench.runner import run_fit as fit
+        from liftbench.bench.runner import run_fit as fit
     if not seeds:
         raise ValueError("seeds is empty: give at least one seed")
     stages = list(stages or available_stages())
@@ -140,7 +140,7 @@ def run_demo(lifters: Sequence[str], out: Path, overrides: Sequence[str] = (),
         if record is None:
             raise RuntimeError(f"{lifter} {stage.name}: the run wrote no record")
         if stage.name == "pretrain":
-            from leaderboard.records import read_record
+            from liftbench.leaderboard.records import read_record
 
             run_id = read_record(record).run_id
             pretrained[(seed, lifter)] = out / "runs" / run_id / "checkpoints" / "best.ckpt"
@@ -154,7 +154,7 @@ def stage_gains(rows: Sequence[dict], metric: str = "mpjpe") -> list[dict]:
 
     A negative change is an improvement (lower error than before adaptation).
     """
-    from leaderboard.records import read_record
+    from liftbench.leaderboard.records import read_record
 
     values: dict[tuple[str, str], list[float]] = {}
     for row in rows:
@@ -206,8 +206,8 @@ def _stage_bars(frame: Any, out: Path) -> Path:
 
 def demo_frames(rows: Sequence[dict]) -> tuple[Any, Any]:
     """`(runs, groups)` frames of the demo's records, rows labelled by stage (not regime)."""
-    from leaderboard.frames import records_frames
-    from leaderboard.records import read_record
+    from liftbench.leaderboard.frames import records_frames
+    from liftbench.leaderboard.records import read_record
 
     records = [read_record(r["record"]) for r in rows]
     runs, groups = records_frames(records)
@@ -219,7 +219,7 @@ def demo_frames(rows: Sequence[dict]) -> tuple[Any, Any]:
 
 def comparison_table(rows: Sequence[dict]) -> Any:
     """The demo's ranked table: one row per (lifter, stage), mean and 95% CI over seeds."""
-    from leaderboard.tables import build_table
+    from liftbench.leaderboard.tables import build_table
 
     runs, groups = demo_frames(rows)
     return build_table(runs, groups, metrics=[m for m in REPORT_METRICS if m in runs],
@@ -247,9 +247,9 @@ def write_report(rows: Sequence[dict], out: Path) -> dict[str, Path]:
     """
     import html
 
-    from leaderboard.plots import iterations_frame, plot_iterations, plot_per_action
-    from leaderboard.records import read_record
-    from leaderboard.tables import build_table
+    from liftbench.leaderboard.plots import iterations_frame, plot_iterations, plot_per_action
+    from liftbench.leaderboard.records import read_record
+    from liftbench.leaderboard.tables import build_table
 
     out.mkdir(parents=True, exist_ok=True)
     runs, groups = demo_frames(rows)

@@ -9,7 +9,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from bench.metrics.pose import METRIC_CLASSES
+from liftbench.bench.metrics.pose import METRIC_CLASSES
 
 #: metrics a regime logs as `<stage>/<name>`, all in mm (pck/auc in percent)
 EVAL_METRICS = ("mpjpe", "pa_mpjpe", "n_mpjpe", "spa_mpjpe", "mpjve", "pck", "auc")

@@ -51,9 +51,9 @@ def jdr_of_fusion(regime: Any, loader: Any, rate: float = 0.1, shift: float = 0.
         `jdr_miss_refined` (100 − JDR), `refined_joint_fraction`, and on the joints the module
         replaced: `jdr_input_on_refined_joints`, `jdr_output_on_refined_joints`.
     """
-    from bench.metrics.functional import jdr
-    from geometry.cameras import normalize_screen, project, world_to_camera
-    from losses.canonical import canonicalize_2d
+    from liftbench.bench.metrics.functional import jdr
+    from liftbench.geometry.cameras import normalize_screen, project, world_to_camera
+    from liftbench.losses.canonical import canonicalize_2d
 
     sums: dict[str, float] = {k: 0.0 for k in (*JDR_KEYS, "count", "n_refined")}
     order = (0, 2, 1, 3, 4)  # the fusion module works per frame: (B, T, V, J, ·)
@@ -109,8 +109,8 @@ def jdr_of_fusion(regime: Any, loader: Any, rate: float = 0.1, shift: float = 0.
 def fusion_jdr(cfg: Any, checkpoint: str | Path, rate: float = 0.1, shift: float = 0.1
                ) -> dict[str, float]:
     """`jdr_of_fusion` of a `regime=selffusion` run (its config and checkpoint), keys `fusion/*`."""
-    from bench.checkpoints import read_checkpoint
-    from bench.runner import build_datamodule, build_module
+    from liftbench.bench.checkpoints import read_checkpoint
+    from liftbench.bench.runner import build_datamodule, build_module
 
     if cfg.regime.name != "selffusion":
         raise ValueError(f"fusion_jdr needs a regime=selffusion run, got {cfg.regime.name!r}")

@@ -10,7 +10,7 @@ from urllib.parse import urlparse
 
 from omegaconf import DictConfig
 
-from bench.config import to_container
+from liftbench.bench.config import to_container
 
 
 def wandb_api_key_configured() -> bool:

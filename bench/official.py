@@ -15,9 +15,9 @@ from typing import Any
 
 import torch
 
-from bench.checkpoints import is_liftbench_checkpoint
-from models import create_lifter
-from models.official import (
+from liftbench.bench.checkpoints import is_liftbench_checkpoint
+from liftbench.models import create_lifter
+from liftbench.models.official import (
     family_of,
     lifter_kwargs_for,
     load_official_state,
@@ -69,7 +69,7 @@ def convert_official(path: str | Path, name: str, out: str | Path,
 
 def export_official(path: str | Path, out: str | Path, name: str | None = None) -> Path:
     """Export a liftbench checkpoint in the official script's layout (weights only) at `out`."""
-    from bench.predict import load_lifter_from_checkpoint
+    from liftbench.bench.predict import load_lifter_from_checkpoint
 
     lifter, hp = load_lifter_from_checkpoint(path)
     saved = hp.get("lifter_name") or hp["lifter"]

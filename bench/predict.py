@@ -21,21 +21,21 @@ from typing import Any
 import numpy as np
 import torch
 
-from bench.checkpoints import (
+from liftbench.bench.checkpoints import (
     is_liftbench_checkpoint,
     load_lifter_weights,
     load_normalizer,
     read_checkpoint,
 )
-from bench.outputs import Staging, staged, with_extension
-from bench.regimes.base import build_lifter_for
-from datamodules.input_errors import read_json, reading
-from datamodules.keypoint_layouts import CANDIDATES, infer_layout
-from datamodules.scores import THRESHOLD, confidence_report, normalise_scores
-from geometry.cameras import normalize_screen
-from geometry.skeletons import ROOT, convert, get_joint_set
-from models.flip import flip_average
-from models.normalization import StandardizedLifter
+from liftbench.bench.outputs import Staging, staged, with_extension
+from liftbench.bench.regimes.base import build_lifter_for
+from liftbench.datamodules.input_errors import read_json, reading
+from liftbench.datamodules.keypoint_layouts import CANDIDATES, infer_layout
+from liftbench.datamodules.scores import THRESHOLD, confidence_report, normalise_scores
+from liftbench.geometry.cameras import normalize_screen
+from liftbench.geometry.skeletons import ROOT, convert, get_joint_set
+from liftbench.models.flip import flip_average
+from liftbench.models.normalization import StandardizedLifter
 
 
 def _as_views(kp: np.ndarray, argument: str) -> np.ndarray:
@@ -86,7 +86,7 @@ def load_keypoints(path: str | Path, joint_set: str | None = None,
     if not path.exists():
         raise FileNotFoundError(f"2D keypoint file {path} not found")
     if path.is_dir() or not _is_own_format(path):
-        from datamodules.keypoints import load_keypoints_file
+        from liftbench.datamodules.keypoints import load_keypoints_file
 
         return load_keypoints_file(path, joint_set=joint_set, image_size=image_size,
                                    video=video)
@@ -165,7 +165,7 @@ def load_lifter_from_checkpoint(
     ...) needs `model` (and `config`, the official YAML, unless it is the paper configuration).
     """
     if not is_liftbench_checkpoint(path):
-        from models.official import load_official, official_lifters
+        from liftbench.models.official import load_official, official_lifters
 
         if model is None:
             raise ValueError(f"{path} is not a liftbench checkpoint; for an official checkpoint "

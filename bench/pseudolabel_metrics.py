@@ -12,9 +12,9 @@ from typing import Any
 import numpy as np
 import torch
 
-from bench.metrics.functional import pa_mpjpe, spa_mpjpe
-from bench.pseudolabels import MultiViewTake, pseudo_labels
-from geometry.calibration import extrinsic_errors
+from liftbench.bench.metrics.functional import pa_mpjpe, spa_mpjpe
+from liftbench.bench.pseudolabels import MultiViewTake, pseudo_labels
+from liftbench.geometry.calibration import extrinsic_errors
 
 
 def _torch(x: np.ndarray) -> torch.Tensor:

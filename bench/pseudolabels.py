@@ -26,12 +26,12 @@ from typing import Any
 import numpy as np
 import torch
 
-from datamodules.clips import GROUND_TRUTH_KEYS, view_groups
-from geometry.calibration import calibrate
-from geometry.cameras import camera_to_25d, projection_matrix, undistort_points
-from geometry.skeletons import ROOT
-from geometry.triangulation import triangulate
-from models.flip import flip_average
+from liftbench.datamodules.clips import GROUND_TRUTH_KEYS, view_groups
+from liftbench.geometry.calibration import calibrate
+from liftbench.geometry.cameras import camera_to_25d, projection_matrix, undistort_points
+from liftbench.geometry.skeletons import ROOT
+from liftbench.geometry.triangulation import triangulate
+from liftbench.models.flip import flip_average
 
 
 @dataclass

@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from geometry.skeletons import H36M17, side_color
+from liftbench.geometry.skeletons import H36M17, side_color
 
 
 def check_render_target(out: str | Path, every: int = 1) -> None:

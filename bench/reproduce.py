@@ -97,13 +97,13 @@ def load_claim(name_or_path: str) -> Claim:
 
 def _evaluators() -> dict[str, Callable[..., dict[str, float]]]:
     """Extra evaluations a claim's run may ask for (`evaluate: NAME`): `(cfg, ckpt) -> metrics`."""
-    from bench.fusion_jdr import fusion_jdr
+    from liftbench.bench.fusion_jdr import fusion_jdr
 
     return {"fusion_jdr": fusion_jdr}
 
 
 def _checkpoint(out: Path, record: Path) -> Path:
-    from leaderboard.records import read_record
+    from liftbench.leaderboard.records import read_record
 
     return out / "runs" / read_record(record).run_id / "checkpoints" / "best.ckpt"
 
@@ -121,11 +121,11 @@ def run_claim(claim: Claim, out: Path, seeds: Sequence[int], overrides: Sequence
     A run with `evaluate: NAME` is also measured by that evaluator after its fit (once; kept
     in `OUT/evaluations/<run>/`), and its metrics join the record's in the comparisons.
     """
-    from bench.config import compose
-    from leaderboard.records import read_record
+    from liftbench.bench.config import compose
+    from liftbench.leaderboard.records import read_record
 
     if fit is None:
-        from bench.runner import run_fit as fit
+        from liftbench.bench.runner import run_fit as fit
     records: dict[tuple[str, int], Path] = {}
     plan = [(seed, name) for seed in seeds for name in claim.runs]
     for k, (seed, name) in enumerate(plan, 1):
@@ -167,7 +167,7 @@ def run_claim(claim: Claim, out: Path, seeds: Sequence[int], overrides: Sequence
 
 def run_metrics(record: Path) -> dict[str, float]:
     """A run's record metrics plus its extra evaluation's (see `run_claim`)."""
-    from leaderboard.records import read_record
+    from liftbench.leaderboard.records import read_record
 
     metrics = dict(read_record(record).metrics)
     extra = evaluation_path(record.parent.parent.parent, record)

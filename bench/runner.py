@@ -24,17 +24,17 @@ import torch
 from lightning.pytorch.callbacks import Callback, ModelCheckpoint
 from omegaconf import DictConfig, OmegaConf
 
-from bench.checkpoints import (
+from liftbench.bench.checkpoints import (
     load_lifter_weights,
     load_regime_extras,
     read_checkpoint,
 )
-from bench.config import config_hash, save_config, to_container
-from bench.logging_setup import build_logger, wandb_run_id
-from bench.regimes import regime_class
-from bench.threads import configure_threads, cpu_processes_per_node
-from datamodules.registry import create_datamodule
-from leaderboard.records import RunRecord, write_record
+from liftbench.bench.config import config_hash, save_config, to_container
+from liftbench.bench.logging_setup import build_logger, wandb_run_id
+from liftbench.bench.regimes import regime_class
+from liftbench.bench.threads import configure_threads, cpu_processes_per_node
+from liftbench.datamodules.registry import create_datamodule
+from liftbench.leaderboard.records import RunRecord, write_record
 
 STATE_KEY = "liftbench"
 

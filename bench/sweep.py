@@ -271,7 +271,7 @@ def local_sweep_id(path: str | Path) -> str:
 
 def compose_cells(cells: Sequence[Cell]) -> list[DictConfig]:
     """Compose every cell's config before anything runs (a typo fails fast, naming the cell)."""
-    from bench.config import compose
+    from liftbench.bench.config import compose
 
     cfgs = []
     for cell in cells:
@@ -297,10 +297,10 @@ def run_cells(cells: Sequence[Cell], runner: Runner | None = None, progress: boo
     """
     from tqdm.auto import tqdm
 
-    from leaderboard.records import read_record
+    from liftbench.leaderboard.records import read_record
 
     if runner is None:
-        from bench.runner import run_fit as runner
+        from liftbench.bench.runner import run_fit as runner
     cfgs = compose_cells(cells)
     bar = tqdm(list(zip(cells, cfgs)), desc=desc, unit="run", disable=not progress)
     for cell, cfg in bar:
@@ -353,7 +353,7 @@ def run_online(sweep: dict[str, Any], project: str, entity: str | None = None,
     import wandb
 
     if runner is None:
-        from bench.runner import run_fit as runner
+        from liftbench.bench.runner import run_fit as runner
     sweep_id = wandb.sweep(sweep=sweep, project=project, entity=entity)
     _, fixed = command_overrides(sweep)
     cells: list[Cell] = []
@@ -388,6 +388,6 @@ def run_online(sweep: dict[str, Any], project: str, entity: str | None = None,
 
 def wandb_online(mode: str = "auto") -> bool:
     """Whether a sweep should go to the wandb server (API key present and not offline)."""
-    from bench.logging_setup import resolve_wandb_mode
+    from liftbench.bench.logging_setup import resolve_wandb_mode
 
     return resolve_wandb_mode(mode) == "online"

@@ -33,9 +33,9 @@ import lightning.pytorch as L
 import numpy as np
 import torch
 
-from datamodules.clip_dataset import ClipDataset, clip_loader
-from datamodules.clips import EVAL_BATCH_FACTOR, GROUND_TRUTH_KEYS, build_clips
-from datamodules.records import SequenceRecord
+from liftbench.datamodules.clip_dataset import ClipDataset, clip_loader
+from liftbench.datamodules.clips import EVAL_BATCH_FACTOR, GROUND_TRUTH_KEYS, build_clips
+from liftbench.datamodules.records import SequenceRecord
 
 SETS = ("train", "val", "test", "adapt")
 # Sets served shuffled and flip-augmented, windowed with the training stride.

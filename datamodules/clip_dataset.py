@@ -12,8 +12,8 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
-from datamodules.flip import flip_batch
-from datamodules.sampling import ShardedBatchSampler
+from liftbench.datamodules.flip import flip_batch
+from liftbench.datamodules.sampling import ShardedBatchSampler
 
 
 class ClipDataset(torch.utils.data.Dataset):

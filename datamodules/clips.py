@@ -45,9 +45,9 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from datamodules.records import SequenceRecord
-from geometry.cameras import camera_to_25d, normalize_screen
-from geometry.skeletons import ROOT
+from liftbench.datamodules.records import SequenceRecord
+from liftbench.geometry.cameras import camera_to_25d, normalize_screen
+from liftbench.geometry.skeletons import ROOT
 
 # Evaluation loaders (val / test, in order, no gradients) use this many times the training batch:
 # fewer, larger batches cut the per-batch cost of the metrics and the Trainer's hooks.

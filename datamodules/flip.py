@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import torch
 
-from geometry.skeletons import H36M17, JointSet
+from liftbench.geometry.skeletons import H36M17, JointSet
 
 # Keys whose trailing joint axis is permuted by a flip, with whether channel 0 is negated.
 _POSE_KEYS = {"input": True, "target": True, "target_mm": True, "pose3d_world": True}

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from geometry.skeletons import JOINT_SETS
+from liftbench.geometry.skeletons import JOINT_SETS
 
 # count → (face-first order, limb-first order)
 CANDIDATES: dict[int, tuple[str, str]] = {17: ("coco17", "h36m17"), 25: ("body25b", "body25")}

@@ -34,13 +34,13 @@ from typing import Any
 
 import numpy as np
 
-from datamodules.input_errors import read_json, reading
-from datamodules.keypoint_layouts import CANDIDATES, choices, infer_layout
-from datamodules.main_person import Frames, person_box, pick_main_person
-from datamodules.safe_pickle import load_npz
-from datamodules.scores import THRESHOLD, normalise_scores
-from datamodules.videopose3d_2d import read_videopose3d_2d
-from geometry.skeletons import convert, get_joint_set
+from liftbench.datamodules.input_errors import read_json, reading
+from liftbench.datamodules.keypoint_layouts import CANDIDATES, choices, infer_layout
+from liftbench.datamodules.main_person import Frames, person_box, pick_main_person
+from liftbench.datamodules.safe_pickle import load_npz
+from liftbench.datamodules.scores import THRESHOLD, normalise_scores
+from liftbench.datamodules.videopose3d_2d import read_videopose3d_2d
+from liftbench.geometry.skeletons import convert, get_joint_set
 
 _BY_COUNT_DETECTOR = {17: "coco17", 25: "body25", 26: "halpe26"}
 # Whole-body skeletons whose first points are a body set: COCO-WholeBody (133) starts with

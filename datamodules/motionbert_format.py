@@ -17,10 +17,10 @@ from pathlib import Path
 
 import numpy as np
 
-from datamodules.real.reader_helpers import check_person_scale
-from datamodules.records import SequenceRecord
-from datamodules.safe_pickle import load_pickle
-from geometry.skeletons import bone_lengths
+from liftbench.datamodules.real.reader_helpers import check_person_scale
+from liftbench.datamodules.records import SequenceRecord
+from liftbench.datamodules.safe_pickle import load_pickle
+from liftbench.geometry.skeletons import bone_lengths
 
 # Sum of the 16 H36M-17 bone lengths of an average adult (mm, measured on H36M frames); sets
 # the mm scale of videos whose frames carry no `2.5d_factor` (train splits).

@@ -45,4 +45,4 @@ def _import_builtin() -> None:
 
     for info in pkgutil.iter_modules([str(Path(__file__).parent)]):
         if info.ispkg:
-            importlib.import_module(f"datamodules.{info.name}")
+            importlib.import_module(f"liftbench.datamodules.{info.name}")

@@ -1,7 +1,7 @@
 """Pure math and skeletal data (numpy + torch, no Lightning)."""
 
-from geometry.calibration import calibrate, extrinsic_errors
-from geometry.cameras import (
+from liftbench.geometry.calibration import calibrate, extrinsic_errors
+from liftbench.geometry.cameras import (
     camera_center,
     camera_to_25d,
     camera_to_world,
@@ -22,8 +22,8 @@ from geometry.cameras import (
     unproject,
     world_to_camera,
 )
-from geometry.procrustes import kabsch, procrustes, similarity_align
-from geometry.triangulation import triangulate
+from liftbench.geometry.procrustes import kabsch, procrustes, similarity_align
+from liftbench.geometry.triangulation import triangulate
 
 __all__ = [
     "calibrate",

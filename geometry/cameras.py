@@ -19,7 +19,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from geometry._validate import (
+from liftbench.geometry._validate import (
     Array,
     as_floats,
     check_shape,
@@ -27,13 +27,13 @@ from geometry._validate import (
     stack,
     where,
 )
-from geometry.distortion import (
+from liftbench.geometry.distortion import (
     DIST_SIZES,
     distort_normalized,
     distort_normalized_h36m,
     undistort_normalized,
 )
-from geometry.screen import (
+from liftbench.geometry.screen import (
     check_image_size,
     denormalize_depth,
     denormalize_screen,

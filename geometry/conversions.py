@@ -13,9 +13,15 @@ from dataclasses import replace
 import numpy as np
 import torch
 
-from geometry._validate import Array
-from geometry.joint_maps import JointMap, JointRecipe, compose, linear_map, permutation_map
-from geometry.joint_sets import get_joint_set
+from liftbench.geometry._validate import Array
+from liftbench.geometry.joint_maps import (
+    JointMap,
+    JointRecipe,
+    compose,
+    linear_map,
+    permutation_map,
+)
+from liftbench.geometry.joint_sets import get_joint_set
 
 # The twelve limb joints carry the same names in every set that has them.
 _LIMBS: dict[str, JointRecipe] = {

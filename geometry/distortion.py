@@ -7,7 +7,7 @@ normalised coordinates `(X/Z, Y/Z)` before `K`; numpy or torch, batched over lea
 
 from __future__ import annotations
 
-from geometry._validate import Array, as_floats, check_shape, shape_error, stack
+from liftbench.geometry._validate import Array, as_floats, check_shape, shape_error, stack
 
 DIST_SIZES = (4, 5, 8)
 

@@ -14,8 +14,8 @@ from functools import cached_property
 
 import numpy as np
 
-from geometry._validate import Array
-from geometry.joint_sets import JointSet, get_joint_set
+from liftbench.geometry._validate import Array
+from liftbench.geometry.joint_sets import JointSet, get_joint_set
 
 # A recipe for one destination joint: a source name (copy), a tuple of names (their mean) or
 # a {source name: weight} mapping (weighted combination; the weights must sum to 1).

@@ -31,7 +31,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from geometry._validate import Array, check_shape, is_torch, shape_error
+from liftbench.geometry._validate import Array, check_shape, is_torch, shape_error
 
 _PERS = ("frame", "sequence")
 _METHODS = ("horn", "svd")

@@ -6,7 +6,7 @@
 
 from __future__ import annotations
 
-from geometry._validate import Array, as_floats, check_positive, check_shape, stack
+from liftbench.geometry._validate import Array, as_floats, check_positive, check_shape, stack
 
 
 def check_image_size(image_size: Array) -> None:

@@ -11,10 +11,16 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from geometry._validate import Array
-from geometry.conversions import CONVERSIONS, get_map, list_conversions
-from geometry.joint_maps import JointMap, JointRecipe, compose, linear_map, permutation_map
-from geometry.joint_sets import (
+from liftbench.geometry._validate import Array
+from liftbench.geometry.conversions import CONVERSIONS, get_map, list_conversions
+from liftbench.geometry.joint_maps import (
+    JointMap,
+    JointRecipe,
+    compose,
+    linear_map,
+    permutation_map,
+)
+from liftbench.geometry.joint_sets import (
     ASPSET17,
     BODY25,
     BODY25B,

@@ -23,7 +23,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from geometry._validate import Array, as_floats, check_finite, shape_error, where
+from liftbench.geometry._validate import Array, as_floats, check_finite, shape_error, where
 
 
 def triangulate(

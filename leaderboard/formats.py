@@ -11,7 +11,7 @@ import html
 import io
 import re
 
-from leaderboard.table_model import Cell, TableData, TableRow
+from liftbench.leaderboard.table_model import Cell, TableData, TableRow
 
 FORMATS = ("md", "latex", "csv", "html")
 _HEAD = ("lifter", "regime", "source", "n", "protocol")

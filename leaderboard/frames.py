@@ -19,8 +19,8 @@ from typing import Any
 
 import pandas as pd
 
-from leaderboard.records import RunRecord
-from leaderboard.reported import PROTOCOL_FIELDS, ReportedRow
+from liftbench.leaderboard.records import RunRecord
+from liftbench.leaderboard.reported import PROTOCOL_FIELDS, ReportedRow
 
 MEASURED = "measured here"
 FILTERS = ("dataset", "split", "regime", "source_2d", "frames", "lifter", "kind")

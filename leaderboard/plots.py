@@ -23,9 +23,9 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from leaderboard.records import RunRecord
-from leaderboard.stats import bootstrap_ci
-from leaderboard.table_model import METRIC_LABELS, TableData
+from liftbench.leaderboard.records import RunRecord
+from liftbench.leaderboard.stats import bootstrap_ci
+from liftbench.leaderboard.table_model import METRIC_LABELS, TableData
 
 _UNITS = {"pck": "%", "auc": "%", "n_pck": "%", "jdr": "%"}
 _ITER_KEY = re.compile(r"iter(\d+)/(.+)")

@@ -13,8 +13,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from leaderboard.frames import MEASURED
-from leaderboard.reported import PROTOCOL_FIELDS
+from liftbench.leaderboard.frames import MEASURED
+from liftbench.leaderboard.reported import PROTOCOL_FIELDS
 
 METRIC_ORDER = ("mpjpe", "pa_mpjpe", "n_mpjpe", "spa_mpjpe", "mpjve", "pck", "auc", "n_pck",
                 "jdr")

@@ -29,11 +29,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from leaderboard import formats
-from leaderboard.frames import MEASURED, short_key
-from leaderboard.reported import PROTOCOL_FIELDS
-from leaderboard.stats import PairedResult, bootstrap_ci, paired_test
-from leaderboard.table_model import (
+from liftbench.leaderboard import formats
+from liftbench.leaderboard.frames import MEASURED, short_key
+from liftbench.leaderboard.reported import PROTOCOL_FIELDS
+from liftbench.leaderboard.stats import PairedResult, bootstrap_ci, paired_test
+from liftbench.leaderboard.table_model import (
     HIGHER_IS_BETTER,
     METRIC_LABELS,
     METRIC_ORDER,

@@ -26,7 +26,7 @@ import itertools
 
 import torch
 
-from losses.reprojection import loss_reprojection_scale_free
+from liftbench.losses.reprojection import loss_reprojection_scale_free
 
 _EPS = 1e-8
 

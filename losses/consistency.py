@@ -28,7 +28,7 @@ import itertools
 
 import torch
 
-from geometry.procrustes import procrustes
+from liftbench.geometry.procrustes import procrustes
 
 _MIN_POINTS = 3
 

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 
 import torch
 
-from geometry.skeletons import get_joint_set
+from liftbench.geometry.skeletons import get_joint_set
 
 
 @dataclass(frozen=True)

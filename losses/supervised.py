@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import torch
 
-from geometry.skeletons import H36M17
+from liftbench.geometry.skeletons import H36M17
 
 _EPS = 1e-8
 

@@ -6,8 +6,8 @@ Example:
     >>> model = load_official("motionbert", "best_epoch.bin")  # an official checkpoint
 """
 
-from models.base import Lifter
-from models.registry import (
+from liftbench.models.base import Lifter
+from liftbench.models.registry import (
     create_lifter,
     get_lifter_entry,
     is_lifter,
@@ -16,8 +16,8 @@ from models.registry import (
 )
 
 # Importing the families registers them.
-from models import _families  # noqa: E402,F401  isort: skip
-from models.official import load_official  # noqa: E402  isort: skip
+from liftbench.models import _families  # noqa: E402,F401  isort: skip
+from liftbench.models.official import load_official  # noqa: E402  isort: skip
 
 __all__ = [
     "Lifter",

@@ -8,4 +8,4 @@ from pathlib import Path
 # each other.
 for _info in pkgutil.iter_modules([str(Path(__file__).parent)]):
     if not _info.name.startswith("_") and _info.name not in ("base", "registry"):
-        importlib.import_module(f"models.{_info.name}")
+        importlib.import_module(f"liftbench.models.{_info.name}")

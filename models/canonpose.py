@@ -21,8 +21,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from models.base import Lifter
-from models.registry import register_lifter
+from liftbench.models.base import Lifter
+from liftbench.models.registry import register_lifter
 
 
 class _ResidualBlock(nn.Module):

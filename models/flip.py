@@ -11,7 +11,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from geometry.skeletons import flip_keypoints, get_joint_set
+from liftbench.geometry.skeletons import flip_keypoints, get_joint_set
 
 
 def flip_average(model: nn.Module, x: torch.Tensor, joint_set: str = "h36m17") -> torch.Tensor:

@@ -16,11 +16,16 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from models.base import Lifter
-from models.kasportsformer_anatomy import BONE_DISTAL, BONE_PROXIMAL, LimbFusion, bone_tokens
-from models.kasportsformer_block import FormerBlock
-from models.kasportsformer_mixers import GraphMixer, TokenAttention
-from models.registry import register_lifter
+from liftbench.models.base import Lifter
+from liftbench.models.kasportsformer_anatomy import (
+    BONE_DISTAL,
+    BONE_PROXIMAL,
+    LimbFusion,
+    bone_tokens,
+)
+from liftbench.models.kasportsformer_block import FormerBlock
+from liftbench.models.kasportsformer_mixers import GraphMixer, TokenAttention
+from liftbench.models.registry import register_lifter
 
 NUM_JOINTS = 17
 

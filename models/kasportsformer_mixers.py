@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from models.layers import sdpa
+from liftbench.models.layers import sdpa
 
 MODES = ("spatial", "temporal")
 

@@ -22,9 +22,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from models.base import Lifter
-from models.layers import Attention, Mlp, adaptive_fusion
-from models.registry import register_lifter
+from liftbench.models.base import Lifter
+from liftbench.models.layers import Attention, Mlp, adaptive_fusion
+from liftbench.models.registry import register_lifter
 
 # The official `CONNECTIONS` (H36M-17): row i lists the joints that i aggregates from. It is not
 # symmetric: joint 0 does not aggregate from 4, joint 8 not from 11 or 14.

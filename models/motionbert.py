@@ -17,9 +17,9 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from models.base import Lifter
-from models.layers import Attention, Mlp, adaptive_fusion
-from models.registry import register_lifter
+from liftbench.models.base import Lifter
+from liftbench.models.layers import Attention, Mlp, adaptive_fusion
+from liftbench.models.registry import register_lifter
 
 
 class DualBlock(nn.Module):

@@ -15,8 +15,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from models.base import Lifter
-from models.registry import register_lifter
+from liftbench.models.base import Lifter
+from liftbench.models.registry import register_lifter
 
 # Scale of the output layer's initial weights relative to He init (see `SimpleBaseline`).
 OUTPUT_INIT_SCALE = 0.01

@@ -25,9 +25,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from models.base import Lifter
-from models.layers import Mlp
-from models.registry import register_lifter
+from liftbench.models.base import Lifter
+from liftbench.models.layers import Mlp
+from liftbench.models.registry import register_lifter
 
 # (row, col) of each H36M-17 joint on the body chart; mirror pairs have mirrored columns.
 BODY_CHART: tuple[tuple[int, int], ...] = (

@@ -15,9 +15,9 @@ from __future__ import annotations
 
 import torch
 
-from geometry.skeletons import ROOT
-from models.base import Lifter
-from models.registry import register_lifter
+from liftbench.geometry.skeletons import ROOT
+from liftbench.models.base import Lifter
+from liftbench.models.registry import register_lifter
 
 
 class _TrivialBaseline(Lifter):

@@ -21,8 +21,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from models.base import Lifter
-from models.registry import register_lifter
+from liftbench.models.base import Lifter
+from liftbench.models.registry import register_lifter
 
 _PAPER = "Pavllo et al., 3D human pose estimation in video with temporal convolutions, CVPR 2019"
 

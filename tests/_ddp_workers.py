@@ -13,9 +13,9 @@ import socket
 import torch
 import torch.distributed as dist
 
-from bench.evaluation import EvalMetrics
-from bench.metrics import functional as F
-from bench.metrics.pose import METRIC_CLASSES
+from liftbench.bench.evaluation import EvalMetrics
+from liftbench.bench.metrics import functional as F
+from liftbench.bench.metrics.pose import METRIC_CLASSES
 
 
 def free_port() -> int:

@@ -2,7 +2,7 @@ import pytest
 import torch
 from torch import nn
 
-from bench.checkpoints import extract_state_dict, load_lifter_weights
+from liftbench.bench.checkpoints import extract_state_dict, load_lifter_weights
 
 
 def net():

@@ -3,8 +3,8 @@ import sys
 
 import pytest
 
-from bench import __version__
-from bench.cli import main
+from liftbench.bench import __version__
+from liftbench.bench.cli import main
 
 
 def test_version(capsys):
@@ -23,7 +23,7 @@ def test_help_lists_commands(capsys):
 
 def test_console_script_runs():
     out = subprocess.run(
-        [sys.executable, "-m", "bench.cli", "--version"], capture_output=True, text=True, check=True
+        [sys.executable, "-m", "liftbench", "--version"], capture_output=True, text=True, check=True
     )
     assert out.stdout.startswith("liftbench ")
 

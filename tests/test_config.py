@@ -1,8 +1,8 @@
 import pytest
 from torch import nn
 
-from bench.config import compose, config_hash, describe_groups, save_config
-from models.registry import _REGISTRY, LifterEntry
+from liftbench.bench.config import compose, config_hash, describe_groups, save_config
+from liftbench.models.registry import _REGISTRY, LifterEntry
 
 
 @pytest.fixture(autouse=True)

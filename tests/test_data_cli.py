@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
 
-from bench.cli import main
-from datamodules.synthetic.capture import NPZ_KEYS, load_take
+from liftbench.bench.cli import main
+from liftbench.datamodules.synthetic.capture import NPZ_KEYS, load_take
 
 
 def opencv_project(xc, K, d):

@@ -21,12 +21,12 @@ MODULE = '''
 import torch
 from torch import nn
 
-from bench.regimes.base import LiftingRegime, flatten_views
-from datamodules.real import RealDataModule
-from datamodules.registry import register_datamodule
-from datamodules.synthetic.capture import iter_takes
-from losses.supervised import loss_mpjpe, loss_velocity
-from models import Lifter, register_lifter
+from liftbench.bench.regimes.base import LiftingRegime, flatten_views
+from liftbench.datamodules.real import RealDataModule
+from liftbench.datamodules.registry import register_datamodule
+from liftbench.datamodules.synthetic.capture import iter_takes
+from liftbench.losses.supervised import loss_mpjpe, loss_velocity
+from liftbench.models import Lifter, register_lifter
 
 
 class FrameMLP(Lifter):
@@ -92,15 +92,15 @@ SCRIPT = """
 import shutil, sys
 from pathlib import Path
 
-import bench.config
-from bench.cli import main
+import liftbench.bench.config
+from liftbench.bench.cli import main
 
 tmp = Path(sys.argv[1])
 configs = tmp / "configs"
-shutil.copytree(bench.config.CONFIG_DIR, configs)
+shutil.copytree(liftbench.bench.config.CONFIG_DIR, configs)
 (configs / "data" / "mydata.yaml").write_text(sys.argv[2])
 (configs / "regime" / "myregime.yaml").write_text(sys.argv[3])
-bench.config.CONFIG_DIR = configs
+liftbench.bench.config.CONFIG_DIR = configs
 common = ["--import", "newcomer"]
 print("== models"); sys.stdout.flush()
 assert main([*common, "models", "--pattern", "frame*", "--size", "tiny"]) == 0

@@ -1,5 +1,8 @@
 """The packages' import graph: no cycles, and each layer imports only the layers below it.
 
+The layers are the top-level folders, installed as `liftbench.<folder>`; module names here are
+the installed ones (`liftbench.models.base`), and every project import must use them.
+
 Every `import` statement counts, including those inside functions (a deferred import is still a
 dependency); only `if TYPE_CHECKING:` blocks are left out. Layers: `geometry` and `leaderboard`
 import no other package of the project; `models`, `losses` and `datamodules` import only
@@ -20,7 +23,7 @@ ALLOWED = {
 
 
 def _module_name(path: Path) -> str:
-    parts = list(path.relative_to(ROOT).with_suffix("").parts)
+    parts = ["liftbench", *path.relative_to(ROOT).with_suffix("").parts]
     return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
 
 
@@ -113,17 +116,28 @@ def test_cycle_finder_finds_a_cycle():
 
 def test_no_import_cycles():
     graph = import_graph()
-    assert len(graph) > 100 and "leaderboard.tables" in graph["bench.commands.table"]
+    table = graph["liftbench.bench.commands.table"]
+    assert len(graph) > 100 and "liftbench.leaderboard.tables" in table
     assert cycles(graph) == []
 
 
 def test_layers_import_only_the_layers_below():
     wrong = []
     for module, imported in import_graph().items():
-        layer = module.split(".")[0]
+        layer = module.split(".")[1]
         wrong += [f"{module} -> {name}" for name in sorted(imported)
-                  if name.split(".")[0] not in ALLOWED[layer] | {layer}]
+                  if name.split(".")[1] not in ALLOWED[layer] | {layer}]
     assert wrong == []
+
+
+def test_every_project_import_uses_the_liftbench_namespace():
+    """A bare `import models` would pick up a user's own `models` package, not ours."""
+    bare = []
+    for pkg in PACKAGES:
+        for path in (ROOT / pkg).rglob("*.py"):
+            names = _imported_names(path, _module_name(path))
+            bare += [f"{path.relative_to(ROOT)}: {n}" for n in names if n.split(".")[0] in PACKAGES]
+    assert bare == []
 
 
 def test_models_never_import_lightning():

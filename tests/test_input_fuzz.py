@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bench.cli import main
+from liftbench.bench.cli import main
 from tests.datamodules.test_aspset import _write_release
 from tests.datamodules.test_keypoints import H, W, _coco
 
@@ -246,7 +246,7 @@ def test_data_prepare_rejects_damaged_files(tmp_path, capsys):
 def test_console_script_one_line_and_debug_traceback(work, tmp_path):
     f = tmp_path / "empty.npz"
     f.write_bytes(b"")
-    cmd = [sys.executable, "-m", "bench.cli", "predict", str(work / "m.ckpt"), str(f),
+    cmd = [sys.executable, "-m", "liftbench", "predict", str(work / "m.ckpt"), str(f),
            "--out", str(tmp_path / "p")]
     run = subprocess.run(cmd, capture_output=True, text=True)
     assert run.returncode == 2 and run.stderr.count("\n") == 1 and "empty.npz" in run.stderr

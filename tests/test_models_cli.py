@@ -4,9 +4,9 @@ import json
 
 import pytest
 
-from bench.cli import main
-from bench.commands.models import describe
-from bench.perf.models import OFFICIAL, _measure, _row, reference_rows
+from liftbench.bench.cli import main
+from liftbench.bench.commands.models import describe
+from liftbench.bench.perf.models import OFFICIAL, _measure, _row, reference_rows
 
 
 def _json_out(capsys, argv):

@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from leaderboard.records import read_records
+from liftbench.leaderboard.records import read_records
 
 REPO = Path(__file__).resolve().parents[1]
 README = (REPO / "README.md").read_text()
@@ -32,7 +32,7 @@ def test_byo_lifter_example_runs(tmp_path):
            "WANDB_MODE": "disabled"}
 
     def cli(*args):
-        out = subprocess.run([sys.executable, "-m", "bench.cli", "--import", "my_lifter", *args],
+        out = subprocess.run([sys.executable, "-m", "liftbench", "--import", "my_lifter", *args],
                              env=env, cwd=tmp_path, capture_output=True, text=True, timeout=600)
         assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-2000:]
         return out.stdout

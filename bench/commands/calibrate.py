@@ -90,7 +90,7 @@ _INTRINSICS = "a camera JSON {'K': [3x3 per view]} or {'cameras': [{'K': ..., 'd
 
 
 def _load_intrinsics(path: Path, views: int) -> tuple[np.ndarray, np.ndarray]:
-    from datamodules.input_errors import InputFileError, read_json, reading
+    from liftbench.datamodules.input_errors import InputFileError, read_json, reading
 
     data = read_json(path, _INTRINSICS)
     with reading(path, _INTRINSICS):
@@ -116,7 +116,7 @@ def _load_intrinsics(path: Path, views: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _load_pose3d(path: Path, views: int, frames: int) -> np.ndarray:
-    from datamodules.input_errors import InputFileError, reading
+    from liftbench.datamodules.input_errors import InputFileError, reading
 
     expected = f"an .npz with 'pose3d' ({views}, {frames}, 17, 3)"
     if not path.is_file():
@@ -142,8 +142,8 @@ def load_views(paths: list[Path], intrinsics: Path | None, joint_set: str | None
         "dist" (V, 5|…), "gt": {"R", "t"} or {}, "score_scale": per file, how its confidences
         were read}`.
     """
-    from bench.predict import load_keypoints
-    from geometry.skeletons import convert
+    from liftbench.bench.predict import load_keypoints
+    from liftbench.geometry.skeletons import convert
 
     views, sizes, scales = [], [], []
     for path in paths:
@@ -208,11 +208,11 @@ def _jsonable(value: Any) -> Any:
 def _run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from bench.outputs import staged
-    from bench.predict import fill_missing, load_lifter_from_checkpoint
-    from bench.pseudolabels import MultiViewTake, lift_views, pseudo_labels
-    from geometry.calibration import CalibrationWarning, extrinsic_errors
-    from geometry.cameras import camera_center, normalize_screen
+    from liftbench.bench.outputs import staged
+    from liftbench.bench.predict import fill_missing, load_lifter_from_checkpoint
+    from liftbench.bench.pseudolabels import MultiViewTake, lift_views, pseudo_labels
+    from liftbench.geometry.calibration import CalibrationWarning, extrinsic_errors
+    from liftbench.geometry.cameras import camera_center, normalize_screen
 
     if (args.checkpoint is None) == (args.pose3d is None):
         raise ValueError("give exactly one of --checkpoint (lift the views) or --pose3d")

@@ -41,7 +41,7 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from bench.official import convert_official, export_official
+    from liftbench.bench.official import convert_official, export_official
 
     if args.to_official:
         if args.config is not None:
@@ -52,7 +52,7 @@ def _run(args: argparse.Namespace) -> int:
               "loader)")
         return 0
     if args.model is None:
-        from models.official import official_lifters
+        from liftbench.models.official import official_lifters
 
         raise ValueError(f"an official checkpoint needs --model NAME (one of "
                          f"{', '.join(official_lifters())})")

@@ -12,8 +12,8 @@ from pathlib import Path
 
 
 def _add_synth(q: argparse.ArgumentParser) -> None:
-    from datamodules.synthetic.detector import NOISE_PRESETS
-    from datamodules.synthetic.rigs import RIG_KINDS
+    from liftbench.datamodules.synthetic.detector import NOISE_PRESETS
+    from liftbench.datamodules.synthetic.rigs import RIG_KINDS
 
     q.add_argument("--out", type=Path, required=True, help="output folder (one .npz per take)")
     q.add_argument(
@@ -43,7 +43,7 @@ def _add_bvh_options(q: argparse.ArgumentParser) -> None:
 
 
 def _bvh_flavours() -> list[str]:
-    from datamodules.synthetic.bvh_mapping import NAME_MAPS
+    from liftbench.datamodules.synthetic.bvh_mapping import NAME_MAPS
 
     return sorted(NAME_MAPS)
 
@@ -51,12 +51,12 @@ def _bvh_flavours() -> list[str]:
 def _run_synth(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from datamodules.synthetic.capture import iter_takes, resolve_motions, save_take
+    from liftbench.datamodules.synthetic.capture import iter_takes, resolve_motions, save_take
 
     if not 1 <= args.cameras <= 8:
         raise ValueError(f"--cameras must be in 1..8, got {args.cameras}")
-    from bench.outputs import staged
-    from datamodules.synthetic.bvh_mapping import bvh_motion_options
+    from liftbench.bench.outputs import staged
+    from liftbench.datamodules.synthetic.bvh_mapping import bvh_motion_options
 
     motions = resolve_motions(args.motions)
     options = bvh_motion_options(args.bvh_map, args.flavour)
@@ -81,8 +81,8 @@ def _add_show(q: argparse.ArgumentParser) -> None:
 
 
 def _run_show(args: argparse.Namespace) -> int:
-    from datamodules.synthetic.capture import load_take
-    from datamodules.synthetic.plot import plot_take
+    from liftbench.datamodules.synthetic.capture import load_take
+    from liftbench.datamodules.synthetic.plot import plot_take
 
     rec = load_take(args.file)
     frame = rec.num_frames // 2 if args.frame is None else args.frame
@@ -102,8 +102,8 @@ def _add_show_bvh(q: argparse.ArgumentParser) -> None:
 
 
 def _run_show_bvh(args: argparse.Namespace) -> int:
-    from datamodules.synthetic.bvh import read_bvh
-    from datamodules.synthetic.bvh_mapping import UNITS, bvh_motion_options, describe_bvh
+    from liftbench.datamodules.synthetic.bvh import read_bvh
+    from liftbench.datamodules.synthetic.bvh_mapping import UNITS, bvh_motion_options, describe_bvh
 
     if args.unit != "auto" and args.unit not in UNITS:
         raise ValueError(f"--unit must be auto or one of {', '.join(UNITS)}, got {args.unit!r}")
@@ -126,7 +126,7 @@ def _add_prepare(q: argparse.ArgumentParser) -> None:
 def _run_prepare(args: argparse.Namespace) -> int:
     import json
 
-    from datamodules.real.prepare import format_summary, prepare_dataset
+    from liftbench.datamodules.real.prepare import format_summary, prepare_dataset
 
     options = {}
     for item in args.option:

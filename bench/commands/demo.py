@@ -6,7 +6,7 @@ import argparse
 import time
 from pathlib import Path
 
-from bench.demo import DEMO_LIFTERS, DEMO_SEEDS
+from liftbench.bench.demo import DEMO_LIFTERS, DEMO_SEEDS
 
 
 def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -31,7 +31,7 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from bench.demo import comparison_table, gains_markdown, run_demo, write_report
+    from liftbench.bench.demo import comparison_table, gains_markdown, run_demo, write_report
 
     # `--lifters a b KEY=VALUE` : argparse hands the overrides to --lifters; move them back
     lifters = [x for x in args.lifters if "=" not in x]

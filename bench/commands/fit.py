@@ -6,7 +6,7 @@ import argparse
 
 from omegaconf import DictConfig
 
-from bench.config import compose, describe_groups
+from liftbench.bench.config import compose, describe_groups
 
 EXAMPLES = {
     "fit": "liftbench fit model=motionagformer_xs size=tiny data=synthetic regime=supervised \\\n"
@@ -47,7 +47,7 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
 
 def _run(args: argparse.Namespace, stage: str) -> int:
     cfg = compose(args.overrides)
-    from bench import runner
+    from liftbench.bench import runner
 
     if args.print_config:
         runner.print_config(cfg)
@@ -55,7 +55,7 @@ def _run(args: argparse.Namespace, stage: str) -> int:
     _use_official_checkpoints(cfg, stage)
     path = runner.run_fit(cfg) if stage == "fit" else runner.run_test(cfg)
     if path is not None and path.exists():
-        from leaderboard.records import read_record
+        from liftbench.leaderboard.records import read_record
 
         rec = read_record(path)
         shown = ", ".join(f"{k} {v:.2f}" for k, v in rec.metrics.items() if v == v)
@@ -72,7 +72,7 @@ def _use_official_checkpoints(cfg: DictConfig, stage: str) -> None:
     """
     from pathlib import Path
 
-    from bench.official import lightning_ready
+    from liftbench.bench.official import lightning_ready
 
     for key in ("ckpt_path",) if stage == "test" else ("init_from",):
         if cfg.get(key):

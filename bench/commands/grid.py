@@ -11,7 +11,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from bench.config import CONFIG_DIR
+from liftbench.bench.config import CONFIG_DIR
 
 
 def resolve_config(name: str, kind: str) -> Path:
@@ -66,7 +66,7 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from bench.sweep import compose_cells, grid_cells, load_grid, run_cells, summary
+    from liftbench.bench.sweep import compose_cells, grid_cells, load_grid, run_cells, summary
 
     cells = grid_cells(load_grid(resolve_config(args.file, "grid")), args.overrides)
     if args.dry_run:
@@ -78,9 +78,9 @@ def _run(args: argparse.Namespace) -> int:
     print(summary(cells, args.metric))
     records = [c.record for c in cells if c.record is not None and c.record.exists()]
     if args.table and records:
-        from leaderboard.frames import records_frames
-        from leaderboard.records import read_record
-        from leaderboard.tables import build_table
+        from liftbench.leaderboard.frames import records_frames
+        from liftbench.leaderboard.records import read_record
+        from liftbench.leaderboard.tables import build_table
 
         print(build_table(*records_frames([read_record(r) for r in records])).render("md"))
     return 0 if all(c.status == "ok" for c in cells) else 1

@@ -45,8 +45,8 @@ def describe(name: str, size: str = "paper", flops: bool = True) -> dict:
     Returns:
         `{"name", "params", "flops_per_frame", "paper"}`; `flops_per_frame` is None when skipped.
     """
-    from bench.perf.models import flops_per_frame
-    from models import create_lifter, get_lifter_entry
+    from liftbench.bench.perf.models import flops_per_frame
+    from liftbench.models import create_lifter, get_lifter_entry
 
     with torch.device("meta"):
         meta = create_lifter(name, size=size)
@@ -65,7 +65,7 @@ def describe(name: str, size: str = "paper", flops: bool = True) -> dict:
 
 def run(args: argparse.Namespace) -> int:
     """Print the lifter table (or JSON); returns the exit code."""
-    from models import list_lifters
+    from liftbench.models import list_lifters
 
     names = list_lifters(args.pattern)
     if not names:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import torch
 
-from bench.perf import benchmark_modules
+from liftbench.bench.perf import benchmark_modules
 
 
 def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:

@@ -55,8 +55,8 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
 
 
 def _runs(args: argparse.Namespace) -> tuple[Any, Any, list[Any]]:
-    from leaderboard.frames import filter_runs, records_frames
-    from leaderboard.records import read_records
+    from liftbench.leaderboard.frames import filter_runs, records_frames
+    from liftbench.leaderboard.records import read_records
 
     records = read_records(args.results, strict=False)
     runs, groups = records_frames(records)
@@ -66,12 +66,12 @@ def _runs(args: argparse.Namespace) -> tuple[Any, Any, list[Any]]:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from leaderboard import plots
+    from liftbench.leaderboard import plots
 
     if args.kind == "actions":
-        from leaderboard.frames import concat_frames, reported_frames
-        from leaderboard.reported import load_reported
-        from leaderboard.tables import build_table
+        from liftbench.leaderboard.frames import concat_frames, reported_frames
+        from liftbench.leaderboard.reported import load_reported
+        from liftbench.leaderboard.tables import build_table
 
         pairs = []
         if args.results.is_dir() or not args.reported_from:
@@ -98,7 +98,7 @@ def _run(args: argparse.Namespace) -> int:
         out = plots.plot_iterations(frame, args.out, args.metrics, args.title)
     else:
         pred, gt, title = _overlay_data(args)
-        from geometry.skeletons import H36M17
+        from liftbench.geometry.skeletons import H36M17
 
         out = plots.plot_skeleton_overlay(pred, gt, H36M17.parents, args.out, frame=args.frame,
                                           title=args.title or title)
@@ -132,10 +132,10 @@ def predict_clip(ckpt: Path, clip: int = 0) -> tuple[Any, Any, str]:
     import torch
     from omegaconf import OmegaConf
 
-    from bench.checkpoints import load_lifter_weights
-    from bench.regimes.base import flatten_views
-    from bench.runner import build_datamodule, build_module
-    from geometry.skeletons import ROOT
+    from liftbench.bench.checkpoints import load_lifter_weights
+    from liftbench.bench.regimes.base import flatten_views
+    from liftbench.bench.runner import build_datamodule, build_module
+    from liftbench.geometry.skeletons import ROOT
 
     ckpt = Path(ckpt)
     config = ckpt.parent.parent / "config.yaml"

@@ -45,11 +45,11 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from bench.outputs import staged
-    from bench.predict import predict_file, save_prediction
+    from liftbench.bench.outputs import staged
+    from liftbench.bench.predict import predict_file, save_prediction
 
     if args.render is not None:
-        from bench.render import check_render_target, render_prediction
+        from liftbench.bench.render import check_render_target, render_prediction
 
         check_render_target(args.render, args.every)  # before the lifting, not after it
     result = predict_file(args.checkpoint, args.keypoints, flip=False if args.no_flip else None,

@@ -9,7 +9,7 @@ from pathlib import Path
 
 def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     """Register `reproduce`."""
-    from bench.reproduce import list_claims
+    from liftbench.bench.reproduce import list_claims
 
     claims = list_claims()
     p = sub.add_parser(
@@ -33,7 +33,7 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from bench.reproduce import load_claim, render, run_claim, summarise, write_summary
+    from liftbench.bench.reproduce import load_claim, render, run_claim, summarise, write_summary
 
     claim = load_claim(args.claim)
     n = claim.seeds if args.seeds is None else args.seeds

@@ -30,14 +30,14 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p.add_argument("--project", default="liftbench", help="wandb project (online)")
     p.add_argument("--entity", default=None, help="wandb entity (online)")
     p.set_defaults(func=_run)
-    from bench.commands.grid import intermixed
+    from liftbench.bench.commands.grid import intermixed
 
     return intermixed(p)
 
 
 def _run(args: argparse.Namespace) -> int:
-    from bench.commands.grid import resolve_config
-    from bench.sweep import (
+    from liftbench.bench.commands.grid import resolve_config
+    from liftbench.bench.sweep import (
         compose_cells,
         expand_sweep,
         load_sweep,

@@ -55,10 +55,15 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from leaderboard.frames import concat_frames, filter_runs, records_frames, reported_frames
-    from leaderboard.records import read_records
-    from leaderboard.reported import list_tables, load_reported
-    from leaderboard.tables import build_table, compare_rows
+    from liftbench.leaderboard.frames import (
+        concat_frames,
+        filter_runs,
+        records_frames,
+        reported_frames,
+    )
+    from liftbench.leaderboard.records import read_records
+    from liftbench.leaderboard.reported import list_tables, load_reported
+    from liftbench.leaderboard.tables import build_table, compare_rows
 
     if args.list_reported:
         for t in list_tables():

@@ -7,8 +7,17 @@ defines every metric's alignment and validity rules. Units: mm (`mpjve` mm/frame
 and `jdr` in percent.
 """
 
-from bench.metrics import functional
-from bench.metrics.pose import AUC, METRIC_CLASSES, MPJPE, MPJVE, NMPJPE, PAMPJPE, PCK, SPAMPJPE
+from liftbench.bench.metrics import functional
+from liftbench.bench.metrics.pose import (
+    AUC,
+    METRIC_CLASSES,
+    MPJPE,
+    MPJVE,
+    NMPJPE,
+    PAMPJPE,
+    PCK,
+    SPAMPJPE,
+)
 
 __all__ = [
     "AUC", "METRIC_CLASSES", "MPJPE", "MPJVE", "NMPJPE", "PAMPJPE", "PCK", "SPAMPJPE", "functional",

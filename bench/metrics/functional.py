@@ -31,7 +31,7 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
-from geometry.procrustes import similarity_align
+from liftbench.geometry.procrustes import similarity_align
 
 METRICS = ("mpjpe", "pa_mpjpe", "n_mpjpe", "spa_mpjpe", "mpjve")
 REDUCTIONS = ("mean", "none")

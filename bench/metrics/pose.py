@@ -17,7 +17,7 @@ from collections.abc import Sequence
 import torch
 from torchmetrics import Metric
 
-from bench.metrics.functional import AUC_THRESHOLDS_MM, joint_errors
+from liftbench.bench.metrics.functional import AUC_THRESHOLDS_MM, joint_errors
 
 
 def _check_groups(

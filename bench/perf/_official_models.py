@@ -17,7 +17,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from models.official import family_of, official_config
+from liftbench.models.official import family_of, official_config
 
 # family → (repository folder, module path, class name)
 OFFICIAL_CLASSES = {

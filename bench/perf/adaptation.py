@@ -72,8 +72,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def _fit(common: list[str], workdir: Path, name: str, extra: list[str],
          reuse: bool = False) -> dict[str, Any]:
     """One `liftbench fit` (or its earlier record when `reuse`): test metrics, best checkpoint."""
-    from bench.cli import main
-    from leaderboard.records import read_records
+    from liftbench.bench.cli import main
+    from liftbench.leaderboard.records import read_records
 
     results = workdir / "results" / name
     if reuse and results.is_dir() and len(read_records(results)) == 1:
@@ -129,10 +129,10 @@ def run_consistency(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
 
 def _jdr_of_fusion(args: argparse.Namespace, workdir: Path, ckpt: str) -> dict[str, float]:
     """JDR (%) of the input 2D and of the fusion-refined 2D on the multi-view test takes."""
-    from bench.checkpoints import load_lifter_weights
-    from bench.fusion_jdr import jdr_of_fusion
-    from bench.regimes import regime_class
-    from datamodules.synthetic.datamodule import SyntheticDataModule
+    from liftbench.bench.checkpoints import load_lifter_weights
+    from liftbench.bench.fusion_jdr import jdr_of_fusion
+    from liftbench.bench.regimes import regime_class
+    from liftbench.datamodules.synthetic.datamodule import SyntheticDataModule
 
     dm = SyntheticDataModule(
         motions=args.motions.strip("[]").split(","), views=args.cameras, cameras=args.cameras,

@@ -98,7 +98,7 @@ def synthetic_scene(frames: int, cameras: int, seed: int = 0) -> dict[str, np.nd
 
 
 def _scaled_noise(k: float) -> object:
-    from datamodules.synthetic.detector import NOISE_PRESETS
+    from liftbench.datamodules.synthetic.detector import NOISE_PRESETS
 
     base = NOISE_PRESETS["detector"]
     if k == 0:
@@ -109,9 +109,9 @@ def _scaled_noise(k: float) -> object:
 
 def error_table(levels: list[float], motions: list[str], bundle: bool, seed: int) -> list[dict]:
     """Rotation / centre errors of the calibration versus the noise multiplier `k`."""
-    from datamodules.synthetic.capture import iter_takes
-    from datamodules.synthetic.detector import apply_detector
-    from geometry.calibration import calibrate, extrinsic_errors
+    from liftbench.datamodules.synthetic.capture import iter_takes
+    from liftbench.datamodules.synthetic.detector import apply_detector
+    from liftbench.geometry.calibration import calibrate, extrinsic_errors
 
     takes = list(iter_takes(motions, subjects=1, rig="ring", cameras=4, noise="clean",
                             seed=seed))
@@ -145,7 +145,7 @@ def error_table(levels: list[float], motions: list[str], bundle: bool, seed: int
 
 def run(args: argparse.Namespace) -> dict:
     """Time, check exactness, tabulate errors versus noise; print and return the figures."""
-    from geometry.calibration import calibrate, extrinsic_errors
+    from liftbench.geometry.calibration import calibrate, extrinsic_errors
 
     if args.frames < 2 or args.repeats < 1 or not 2 <= args.cameras <= 8:
         raise ValueError("--frames >= 2, --repeats >= 1 and --cameras in 2..8 are required")

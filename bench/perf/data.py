@@ -28,7 +28,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> dict:
     """Time generation, a cached restart, and the training loader (in-process, no workers)."""
-    from datamodules.synthetic.datamodule import SyntheticDataModule
+    from liftbench.datamodules.synthetic.datamodule import SyntheticDataModule
 
     with tempfile.TemporaryDirectory() as tmp:
         root = args.cache_dir or Path(tmp)

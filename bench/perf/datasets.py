@@ -34,10 +34,10 @@ def add_arguments(q: argparse.ArgumentParser) -> None:
 
 
 def _fixture_errors(root: Path) -> dict:
-    from datamodules.h36m.reader import read_mmpose_npz as read_h36m
-    from datamodules.mpi_inf_3dhp.reader import read_mmpose_npz as read_3dhp
-    from datamodules.safe_pickle import load_npz
-    from geometry.skeletons import convert
+    from liftbench.datamodules.h36m.reader import read_mmpose_npz as read_h36m
+    from liftbench.datamodules.mpi_inf_3dhp.reader import read_mmpose_npz as read_3dhp
+    from liftbench.datamodules.safe_pickle import load_npz
+    from liftbench.geometry.skeletons import convert
 
     out = {}
     jobs = [("h36m", "test_h36m_body3d.npz", "cameras.pkl", read_h36m, "h36m17"),
@@ -78,9 +78,9 @@ def _average_person(world: np.ndarray, ratio: float) -> np.ndarray:
 def _humans71m(n: int) -> dict:
     from scipy.spatial.transform import Rotation
 
-    from datamodules.humans71m.universal import REF_JOINTS, key_frame, merge
-    from datamodules.records import SequenceRecord
-    from datamodules.synthetic import load_motion
+    from liftbench.datamodules.humans71m.universal import REF_JOINTS, key_frame, merge
+    from liftbench.datamodules.records import SequenceRecord
+    from liftbench.datamodules.synthetic import load_motion
 
     rng = np.random.default_rng(0)
     world = _average_person(load_motion("kick").joints[:60].astype(np.float64), 0.8)

@@ -53,8 +53,8 @@ def target_roundtrip_mm(motions: list[str], subjects: int, cache: str) -> dict[s
     """MPJPE (mm) of decoding the exact target of the first training batch, per setting."""
     import torch
 
-    from datamodules.synthetic.datamodule import SyntheticDataModule
-    from losses.heatpose import HeatPoseGrid, decode_heatpose, heatpose_target
+    from liftbench.datamodules.synthetic.datamodule import SyntheticDataModule
+    from liftbench.losses.heatpose import HeatPoseGrid, decode_heatpose, heatpose_target
 
     dm = SyntheticDataModule(motions=motions, subjects=subjects, cameras=2, cache_dir=cache,
                              batch_size=16)
@@ -76,8 +76,8 @@ def target_roundtrip_mm(motions: list[str], subjects: int, cache: str) -> dict[s
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
     """Fit both variants, print the curves and the test table, return the figures."""
-    from bench.cli import main
-    from leaderboard.records import read_records
+    from liftbench.bench.cli import main
+    from liftbench.leaderboard.records import read_records
 
     out = args.out or Path(tempfile.mkdtemp(prefix="liftbench-heatpose-"))
     cache = args.cache_dir or str(out / "cache")

@@ -22,7 +22,7 @@ import warnings
 
 import numpy as np
 
-from bench.pseudolabels import MultiViewTake
+from liftbench.bench.pseudolabels import MultiViewTake
 
 NAME = "labelling"
 HELP = "pseudo-label geometry: perfect-lifter loop drift and depth-mirror resolution"
@@ -44,8 +44,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def capture_takes(args: argparse.Namespace) -> list[MultiViewTake]:
     """Every multi-view take of the capture (`bench.pseudolabels.MultiViewTake`)."""
-    from bench.pseudolabels import load_clip_arrays, takes_from_clips
-    from datamodules.synthetic.datamodule import SyntheticDataModule
+    from liftbench.bench.pseudolabels import load_clip_arrays, takes_from_clips
+    from liftbench.datamodules.synthetic.datamodule import SyntheticDataModule
 
     dm = SyntheticDataModule(motions=list(args.motions), subjects=args.subjects,
                              cameras=args.cameras, views=2, noise=args.noise, seed=args.seed,
@@ -61,7 +61,7 @@ def capture_takes(args: argparse.Namespace) -> list[MultiViewTake]:
 
 
 def _rotation(take: MultiViewTake, R: np.ndarray, t: np.ndarray) -> float:
-    from geometry.calibration import extrinsic_errors
+    from liftbench.geometry.calibration import extrinsic_errors
 
     return float(extrinsic_errors(R, t, take.gt["R"], take.gt["t"])["rotation_deg"][1:].mean())
 
@@ -74,8 +74,8 @@ def run(args: argparse.Namespace) -> dict:
 
 
 def _run(args: argparse.Namespace) -> dict:
-    from bench.pseudolabel_metrics import label_loop
-    from bench.pseudolabels import pseudo_labels
+    from liftbench.bench.pseudolabel_metrics import label_loop
+    from liftbench.bench.pseudolabels import pseudo_labels
 
     if args.iterations < 1 or args.cameras < 2:
         raise ValueError("--iterations >= 1 and --cameras >= 2 are required")
@@ -131,8 +131,8 @@ def _run(args: argparse.Namespace) -> dict:
 
 def pseudo_labels_clean(take: MultiViewTake) -> tuple[np.ndarray, np.ndarray]:
     """Calibrate a take from its exact 2.5D and its noise-free projected 2D."""
-    from geometry.calibration import calibrate
-    from geometry.cameras import projection_matrix
+    from liftbench.geometry.calibration import calibrate
+    from liftbench.geometry.cameras import projection_matrix
 
     P = projection_matrix(take.K, take.gt["R"], take.gt["t"])  # (C, 3, 4)
     X = np.concatenate([take.gt["pose3d_world"], np.ones(take.gt["pose3d_world"].shape[:-1]

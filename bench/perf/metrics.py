@@ -140,7 +140,7 @@ def _timed_interleaved(
 
 def run(args: argparse.Namespace) -> dict:
     """Time the three implementations, check agreement, print and return the figures."""
-    from bench.metrics.functional import pa_mpjpe
+    from liftbench.bench.metrics.functional import pa_mpjpe
 
     n, n_loop = args.poses, min(args.loop_poses, args.poses)
     if n < 1 or n_loop < 1 or args.repeats < 1:

@@ -107,7 +107,7 @@ def flops_per_frame(model: torch.nn.Module, frames: int) -> float:
 
 def _measure(spec: dict) -> dict:
     """Child process body: build, time and report one (model, mode, B, T) configuration."""
-    from models import create_lifter
+    from liftbench.models import create_lifter
 
     if spec.get("as_limit_gb"):
         limit = int(spec["as_limit_gb"] * (1 << 30))
@@ -117,7 +117,7 @@ def _measure(spec: dict) -> dict:
     torch.manual_seed(0)
     b, t = spec["batch"], spec["frames"]
     if spec.get("official_root"):
-        from bench.perf._official_models import build_official
+        from liftbench.bench.perf._official_models import build_official
 
         model = build_official(spec["model"], spec["official_root"], t)
         model.num_joints = 17
@@ -230,7 +230,7 @@ def _print_reference(refs: list[dict]) -> None:
 
 def run(args: argparse.Namespace) -> dict:
     """Measure every requested configuration, print the table and return the figures."""
-    from models import is_lifter
+    from liftbench.models import is_lifter
 
     unknown = [m for m in args.models if not is_lifter(m)]
     if unknown:

@@ -21,7 +21,7 @@ HELP = "concurrent record writers + a table reader: lost / corrupt records, writ
 
 _WRITER = """
 import sys
-from leaderboard.records import RunRecord, write_record
+from liftbench.leaderboard.records import RunRecord, write_record
 root, w, n = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
 proto = dict(dataset="synthetic", split="daily->sports", source_2d="gt", frames=27, stride=27,
              flip_tta=True, joints_evaluated=list(range(17)), averaging="frame")
@@ -36,9 +36,9 @@ for k in range(n):
 
 _READER = """
 import sys, time
-from leaderboard.frames import records_frames
-from leaderboard.records import read_records
-from leaderboard.tables import build_table
+from liftbench.leaderboard.frames import records_frames
+from liftbench.leaderboard.records import read_records
+from liftbench.leaderboard.tables import build_table
 root, total = sys.argv[1], int(sys.argv[2])
 print("ready", flush=True)
 reads, partial, seen = 0, 0, 0
@@ -67,9 +67,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> dict:
     """Run the writers and the reader, then audit the directory."""
-    from leaderboard.frames import records_frames
-    from leaderboard.records import read_record, read_records
-    from leaderboard.tables import build_table
+    from liftbench.leaderboard.frames import records_frames
+    from liftbench.leaderboard.records import read_record, read_records
+    from liftbench.leaderboard.tables import build_table
 
     if args.writers < 1 or args.per_writer < 1:
         raise ValueError("--writers and --per-writer must be >= 1")

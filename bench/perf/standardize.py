@@ -51,8 +51,8 @@ def overfit_one_batch(regime: torch.nn.Module, batch: dict[str, torch.Tensor], s
 
 def run(args: argparse.Namespace) -> dict:
     """Overfit one batch per lifter and setting; print and return the errors (mm)."""
-    from bench.regimes.supervised import SupervisedRegime
-    from datamodules.synthetic.datamodule import SyntheticDataModule
+    from liftbench.bench.regimes.supervised import SupervisedRegime
+    from liftbench.datamodules.synthetic.datamodule import SyntheticDataModule
 
     with tempfile.TemporaryDirectory() as tmp:
         dm = SyntheticDataModule(motions=["walk", "dance_a", "run", "kick"], subjects=2,

@@ -36,7 +36,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _config(lifter: str, args: argparse.Namespace, out: Path) -> object:
-    from bench.config import compose
+    from liftbench.bench.config import compose
 
     return compose([
         "experiment=demo", f"model={lifter}", "size=tiny", "regime=supervised",
@@ -58,8 +58,8 @@ def _batches(dm: object, n: int) -> list[dict[str, torch.Tensor]]:
 
 def plain_steps_per_s(module: torch.nn.Module, batches: list, warmup: int) -> float:
     """Steps/s of a bare loop over `batches` (the first `warmup` untimed)."""
-    from bench.regimes.base import flatten_views
-    from losses.supervised import supervised_loss
+    from liftbench.bench.regimes.base import flatten_views
+    from liftbench.losses.supervised import supervised_loss
 
     module.train()
     opt = module.configure_optimizers()
@@ -83,8 +83,8 @@ def fit_steps_per_s(cfg: object, dm: object, module: object, steps: int, warmup:
     """Steps/s of `Trainer.fit` as `liftbench fit` builds it, over `steps` after `warmup`."""
     from lightning.pytorch.callbacks import Callback, ModelCheckpoint
 
-    from bench.logging_setup import build_logger
-    from bench.runner import build_trainer
+    from liftbench.bench.logging_setup import build_logger
+    from liftbench.bench.runner import build_trainer
 
     class Clock(Callback):
         t0: float = 0.0
@@ -112,7 +112,7 @@ def run(args: argparse.Namespace) -> dict:
     """Measure and print steps/s of both loops per lifter, and their ratio."""
     import lightning as L
 
-    from bench.runner import build_datamodule, build_module, prepare_normalizer
+    from liftbench.bench.runner import build_datamodule, build_module, prepare_normalizer
 
     rows = {}
     with tempfile.TemporaryDirectory() as tmp:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import importlib
 import pkgutil
 
-from bench.regimes.base import LiftingRegime
+from liftbench.bench.regimes.base import LiftingRegime
 
 
 def _discover() -> dict[str, type[LiftingRegime]]:

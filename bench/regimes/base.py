@@ -19,12 +19,12 @@ from typing import Any
 import lightning as L
 import torch
 
-from bench.evaluation import EvalMetrics
-from geometry.skeletons import ROOT
-from models import create_lifter
-from models.flip import flip_average
-from models.normalization import PoseNormalizer, StandardizedLifter
-from models.trivial import MeanPose
+from liftbench.bench.evaluation import EvalMetrics
+from liftbench.geometry.skeletons import ROOT
+from liftbench.models import create_lifter
+from liftbench.models.flip import flip_average
+from liftbench.models.normalization import PoseNormalizer, StandardizedLifter
+from liftbench.models.trivial import MeanPose
 
 
 def flatten_views(batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:

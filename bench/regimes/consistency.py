@@ -29,10 +29,10 @@ from typing import Any
 
 import torch
 
-from bench.regimes.base import LiftingRegime
-from losses.consistency import consistency_loss
-from losses.reprojection import loss_2d_weighted, with_confidence
-from losses.supervised import loss_mpjpe, loss_n_mpjpe, loss_velocity
+from liftbench.bench.regimes.base import LiftingRegime
+from liftbench.losses.consistency import consistency_loss
+from liftbench.losses.reprojection import loss_2d_weighted, with_confidence
+from liftbench.losses.supervised import loss_mpjpe, loss_n_mpjpe, loss_velocity
 
 _LOSS_KEYS = {"w_2d", "w_con", "w_pos", "w_scale", "w_vel", "per", "symmetric"}
 

@@ -16,12 +16,12 @@ from typing import Any
 
 import torch
 
-from bench.regimes.base import LiftingRegime, flatten_views
-from geometry.skeletons import ROOT
-from losses.heatpose import HeatPoseGrid, decode_heatpose, heatpose_ce, heatpose_target
-from losses.supervised import supervised_loss
-from models.flip import flip_average
-from models.heads import HeatPoseHead
+from liftbench.bench.regimes.base import LiftingRegime, flatten_views
+from liftbench.geometry.skeletons import ROOT
+from liftbench.losses.heatpose import HeatPoseGrid, decode_heatpose, heatpose_ce, heatpose_target
+from liftbench.losses.supervised import supervised_loss
+from liftbench.models.flip import flip_average
+from liftbench.models.heads import HeatPoseHead
 
 GRID_KEYS = ("extent", "bins", "sigma", "spacing", "side_weight", "max_side")
 HEAD_KEYS = ("mode", "hidden", "rank")

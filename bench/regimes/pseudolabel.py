@@ -37,7 +37,7 @@ from typing import Any
 import torch
 from lightning.pytorch.callbacks import Callback
 
-from bench.regimes.supervised import SupervisedRegime
+from liftbench.bench.regimes.supervised import SupervisedRegime
 
 _SCHEDULES = ("exponential", "constant")
 
@@ -112,7 +112,7 @@ class PseudoLabelRegime(SupervisedRegime):
 
     def configure_callbacks(self) -> list[Callback]:
         """The labelling loop runs as a callback at the iteration boundaries."""
-        from bench.regimes.relabelling import PseudoLabelling
+        from liftbench.bench.regimes.relabelling import PseudoLabelling
 
         return [PseudoLabelling()]
 

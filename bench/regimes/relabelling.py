@@ -20,9 +20,9 @@ import numpy as np
 import torch
 from lightning.pytorch.callbacks import Callback
 
-from bench.metrics.functional import pa_mpjpe
-from bench.pseudolabel_metrics import evaluate_take, pool_metrics
-from bench.pseudolabels import (
+from liftbench.bench.metrics.functional import pa_mpjpe
+from liftbench.bench.pseudolabel_metrics import evaluate_take, pool_metrics
+from liftbench.bench.pseudolabels import (
     ClipIndex,
     MultiViewTake,
     labels_for_clips,
@@ -31,8 +31,8 @@ from bench.pseudolabels import (
     pseudo_labels,
     takes_from_clips,
 )
-from bench.regimes.base import flatten_views
-from geometry.calibration import CalibrationWarning
+from liftbench.bench.regimes.base import flatten_views
+from liftbench.geometry.calibration import CalibrationWarning
 
 
 class PseudoLabelling(Callback):

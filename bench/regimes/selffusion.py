@@ -35,21 +35,21 @@ from typing import Any
 import torch
 from torch import nn
 
-from bench.regimes.base import LiftingRegime
-from bench.regimes.consistency import multiview_input
-from geometry.skeletons import ROOT
-from losses.canonical import (
+from liftbench.bench.regimes.base import LiftingRegime
+from liftbench.bench.regimes.consistency import multiview_input
+from liftbench.geometry.skeletons import ROOT
+from liftbench.losses.canonical import (
     camera_loss,
     canonicalize_2d,
     loss_con3d,
     loss_pass_agreement,
     view_losses,
 )
-from losses.reprojection import loss_reprojection_scale_free, with_confidence
-from losses.supervised import loss_mpjpe
-from models.canonpose import rotation_matrix
-from models.flip import flip_average
-from models.fusion import CrossViewFusion
+from liftbench.losses.reprojection import loss_reprojection_scale_free, with_confidence
+from liftbench.losses.supervised import loss_mpjpe
+from liftbench.models.canonpose import rotation_matrix
+from liftbench.models.flip import flip_average
+from liftbench.models.fusion import CrossViewFusion
 
 _TERMS = ("rep", "view", "cam", "furep", "fuview", "rep2", "con3d", "agree", "sup")
 STAGE1 = {"rep": 1.0, "view": 1.0, "cam": 0.1, "furep": 0.01, "fuview": 0.01, "rep2": 0.01,

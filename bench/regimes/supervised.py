@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import torch
 
-from bench.regimes.base import LiftingRegime, flatten_views
-from losses.supervised import supervised_loss
+from liftbench.bench.regimes.base import LiftingRegime, flatten_views
+from liftbench.losses.supervised import supervised_loss
 
 
 class SupervisedRegime(LiftingRegime):

@@ -3,4 +3,4 @@
 Importing the package registers the datamodule (`datamodules.registry`).
 """
 
-from datamodules.aist import datamodule as datamodule
+from liftbench.datamodules.aist import datamodule as datamodule

@@ -24,15 +24,15 @@ from pathlib import Path
 import numpy as np
 from scipy.spatial.transform import Rotation
 
-from datamodules.real.reader_helpers import (
+from liftbench.datamodules.real.reader_helpers import (
     check_person_scale,
     finite_segments,
     project_views,
     slice_record,
 )
-from datamodules.records import SequenceRecord
-from datamodules.safe_pickle import load_pickle
-from geometry.skeletons import convert
+from liftbench.datamodules.records import SequenceRecord
+from liftbench.datamodules.safe_pickle import load_pickle
+from liftbench.geometry.skeletons import convert
 
 FPS = 60.0
 _SEQ = re.compile(r"^g(\w\w)_s(\w\w)_cAll_d(\d\d)_m(\w+)_ch(\d\d)$")

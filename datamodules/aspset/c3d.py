@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from datamodules.input_errors import reading
+from liftbench.datamodules.input_errors import reading
 
 _PROCESSORS = {84: "<", 85: "dec", 86: ">"}  # Intel, DEC (VAX floats), MIPS (big-endian)
 _TYPES = {1: "i1", 2: "i2", 4: "f4"}  # C3D data types; -1 = characters

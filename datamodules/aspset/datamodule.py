@@ -6,10 +6,10 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from datamodules.aspset.reader import read_aspset, read_splits
-from datamodules.real import RealDataModule
-from datamodules.records import SequenceRecord
-from datamodules.registry import register_datamodule
+from liftbench.datamodules.aspset.reader import read_aspset, read_splits
+from liftbench.datamodules.real import RealDataModule
+from liftbench.datamodules.records import SequenceRecord
+from liftbench.datamodules.registry import register_datamodule
 
 
 @register_datamodule("aspset")

@@ -21,10 +21,10 @@ from pathlib import Path
 
 import numpy as np
 
-from datamodules.aspset.c3d import read_c3d
-from datamodules.real.reader_helpers import check_person_scale, project_views
-from datamodules.records import SequenceRecord
-from geometry.skeletons import ASPSET17, convert
+from liftbench.datamodules.aspset.c3d import read_c3d
+from liftbench.datamodules.real.reader_helpers import check_person_scale, project_views
+from liftbench.datamodules.records import SequenceRecord
+from liftbench.geometry.skeletons import ASPSET17, convert
 
 FPS = 50.0
 IMAGE_SIZE = (3840, 2160)

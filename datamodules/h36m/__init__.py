@@ -3,4 +3,4 @@
 Importing the package registers the datamodule (`datamodules.registry`).
 """
 
-from datamodules.h36m import datamodule as datamodule
+from liftbench.datamodules.h36m import datamodule as datamodule

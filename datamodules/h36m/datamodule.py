@@ -6,10 +6,15 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from datamodules.h36m.reader import find_format, read_mmpose_npz, read_motionbert_pkl, read_vp3d
-from datamodules.real import RealDataModule
-from datamodules.records import SequenceRecord
-from datamodules.registry import register_datamodule
+from liftbench.datamodules.h36m.reader import (
+    find_format,
+    read_mmpose_npz,
+    read_motionbert_pkl,
+    read_vp3d,
+)
+from liftbench.datamodules.real import RealDataModule
+from liftbench.datamodules.records import SequenceRecord
+from liftbench.datamodules.registry import register_datamodule
 
 
 @register_datamodule("h36m")

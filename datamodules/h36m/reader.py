@@ -29,12 +29,12 @@ from typing import Any
 
 import numpy as np
 
-from datamodules.motionbert_format import VideoInfo, read_pkl
-from datamodules.real.reader_helpers import check_person_scale
-from datamodules.records import SequenceRecord
-from datamodules.safe_pickle import load_npz, load_pickle
-from geometry.cameras import distort_normalized_h36m, normalized_to_pixels
-from geometry.skeletons import convert
+from liftbench.datamodules.motionbert_format import VideoInfo, read_pkl
+from liftbench.datamodules.real.reader_helpers import check_person_scale
+from liftbench.datamodules.records import SequenceRecord
+from liftbench.datamodules.safe_pickle import load_npz, load_pickle
+from liftbench.geometry.cameras import distort_normalized_h36m, normalized_to_pixels
+from liftbench.geometry.skeletons import convert
 
 FPS = 50.0
 CAMERA_IDS = ("54138969", "55011271", "58860488", "60457274")

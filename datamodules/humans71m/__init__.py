@@ -5,4 +5,4 @@
 package registers the datamodule (`datamodules.registry`).
 """
 
-from datamodules.humans71m import datamodule as datamodule
+from liftbench.datamodules.humans71m import datamodule as datamodule

@@ -9,10 +9,10 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from datamodules.humans71m.universal import merge
-from datamodules.real import RealDataModule
-from datamodules.records import SequenceRecord
-from datamodules.registry import create_datamodule, register_datamodule
+from liftbench.datamodules.humans71m.universal import merge
+from liftbench.datamodules.real import RealDataModule
+from liftbench.datamodules.records import SequenceRecord
+from liftbench.datamodules.registry import create_datamodule, register_datamodule
 
 
 @register_datamodule("humans71m")

@@ -31,8 +31,8 @@ from typing import Any
 import numpy as np
 from scipy.cluster.vq import kmeans2
 
-from datamodules.records import SequenceRecord
-from geometry.procrustes import kabsch
+from liftbench.datamodules.records import SequenceRecord
+from liftbench.geometry.procrustes import kabsch
 
 L_SHOULDER, R_SHOULDER, PUBIS = 11, 14, 0  # H36M-17 indices
 REF_JOINTS = (L_SHOULDER, R_SHOULDER, PUBIS)

@@ -3,4 +3,4 @@
 Importing the package registers the datamodule (`datamodules.registry`).
 """
 
-from datamodules.mads import datamodule as datamodule
+from liftbench.datamodules.mads import datamodule as datamodule

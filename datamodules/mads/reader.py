@@ -22,14 +22,14 @@ from pathlib import Path
 import numpy as np
 from scipy.spatial.transform import Rotation
 
-from datamodules.real.reader_helpers import (
+from liftbench.datamodules.real.reader_helpers import (
     check_person_scale,
     finite_segments,
     project_views,
     slice_record,
 )
-from datamodules.records import SequenceRecord
-from geometry.skeletons import convert
+from liftbench.datamodules.records import SequenceRecord
+from liftbench.geometry.skeletons import convert
 
 ACTIONS = ("Taichi", "Kata", "Jazz", "HipHop", "Sports")
 

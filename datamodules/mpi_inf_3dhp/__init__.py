@@ -3,4 +3,4 @@
 Importing the package registers the datamodule (`datamodules.registry`).
 """
 
-from datamodules.mpi_inf_3dhp import datamodule as datamodule
+from liftbench.datamodules.mpi_inf_3dhp import datamodule as datamodule

@@ -6,15 +6,15 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from datamodules.mpi_inf_3dhp.reader import (
+from liftbench.datamodules.mpi_inf_3dhp.reader import (
     SEQUENCE_FRAMES,
     VNECT_CAMERAS,
     read_test_sequence,
     read_train_sequence,
 )
-from datamodules.real import RealDataModule
-from datamodules.records import SequenceRecord
-from datamodules.registry import register_datamodule
+from liftbench.datamodules.real import RealDataModule
+from liftbench.datamodules.records import SequenceRecord
+from liftbench.datamodules.registry import register_datamodule
 
 TRAIN = [f"S{i}" for i in range(1, 9)]
 TEST = [f"TS{i}" for i in range(1, 7)]

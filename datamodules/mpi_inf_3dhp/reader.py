@@ -21,10 +21,14 @@ from pathlib import Path
 
 import numpy as np
 
-from datamodules.real.reader_helpers import check_person_scale, finite_segments, project_views
-from datamodules.records import SequenceRecord
-from datamodules.safe_pickle import load_npz, load_pickle
-from geometry.skeletons import convert
+from liftbench.datamodules.real.reader_helpers import (
+    check_person_scale,
+    finite_segments,
+    project_views,
+)
+from liftbench.datamodules.records import SequenceRecord
+from liftbench.datamodules.safe_pickle import load_npz, load_pickle
+from liftbench.geometry.skeletons import convert
 
 # (frames, fps) per training sequence (official mpii_get_sequence_info).
 SEQUENCE_FRAMES = {

@@ -10,8 +10,8 @@
 The base class and the reader helpers are re-exported here, the names a new dataset needs.
 """
 
-from datamodules.real.datamodule import RealDataModule
-from datamodules.real.reader_helpers import (
+from liftbench.datamodules.real.datamodule import RealDataModule
+from liftbench.datamodules.real.reader_helpers import (
     PERSON_EXTENT_M,
     check_person_scale,
     finite_segments,

@@ -27,14 +27,14 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from datamodules.clip_datamodule import SETS, ClipDataModule, write_atomically
-from datamodules.real.record_cache import (
+from liftbench.datamodules.clip_datamodule import SETS, ClipDataModule, write_atomically
+from liftbench.datamodules.real.record_cache import (
     RECORDS_VERSION,
     read_records_folder,
     read_summary,
     write_records,
 )
-from datamodules.records import SequenceRecord
+from liftbench.datamodules.records import SequenceRecord
 
 
 class RealDataModule(ClipDataModule):
@@ -208,7 +208,7 @@ class RealDataModule(ClipDataModule):
 
     def apply_detections(self, rec: SequenceRecord) -> SequenceRecord:
         """The record with every view's 2D read from the `detections` folder."""
-        from datamodules.keypoints import load_keypoints_file
+        from liftbench.datamodules.keypoints import load_keypoints_file
 
         base = Path(self.config["detections"])
         video = rec.take.split("#")[0].replace("/", "_")

@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from datamodules.real.datamodule import RealDataModule
-from datamodules.registry import create_datamodule
+from liftbench.datamodules.real.datamodule import RealDataModule
+from liftbench.datamodules.registry import create_datamodule
 
 
 def prepare_dataset(

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import numpy as np
 
-from datamodules.records import SequenceRecord
-from geometry.cameras import project
+from liftbench.datamodules.records import SequenceRecord
+from liftbench.geometry.cameras import project
 
 # Plausible standing heights / body extents of a person in metres; a reader whose unit is off
 # by 10, 100 or 1000 lands far outside.

@@ -15,8 +15,8 @@ from typing import Any
 
 import numpy as np
 
-from datamodules.real.reader_helpers import check_person_scale
-from datamodules.records import SequenceRecord
+from liftbench.datamodules.real.reader_helpers import check_person_scale
+from liftbench.datamodules.records import SequenceRecord
 
 # Bump when records change meaning so stale caches are not reused.
 RECORDS_VERSION = 1

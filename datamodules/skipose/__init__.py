@@ -3,4 +3,4 @@
 Importing the package registers the datamodule (`datamodules.registry`).
 """
 
-from datamodules.skipose import datamodule as datamodule
+from liftbench.datamodules.skipose import datamodule as datamodule

@@ -23,8 +23,8 @@ from pathlib import Path
 
 import numpy as np
 
-from datamodules.real.reader_helpers import check_person_scale
-from datamodules.records import SequenceRecord
+from liftbench.datamodules.real.reader_helpers import check_person_scale
+from liftbench.datamodules.records import SequenceRecord
 
 CROP = 256
 KEYS = ("seq", "cam", "frame", "subj", "3D", "2D", "cam_intrinsic", "cam_position",

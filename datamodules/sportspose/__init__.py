@@ -3,4 +3,4 @@
 Importing the package registers the datamodule (`datamodules.registry`).
 """
 
-from datamodules.sportspose import datamodule as datamodule
+from liftbench.datamodules.sportspose import datamodule as datamodule

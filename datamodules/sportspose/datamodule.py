@@ -6,11 +6,11 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from datamodules.motionbert_format import VideoInfo, read_pkl, virtual_intrinsics
-from datamodules.real import RealDataModule
-from datamodules.records import SequenceRecord
-from datamodules.registry import register_datamodule
-from datamodules.sportspose.reader import FPS, VIEWS, list_takes, read_sportspose
+from liftbench.datamodules.motionbert_format import VideoInfo, read_pkl, virtual_intrinsics
+from liftbench.datamodules.real import RealDataModule
+from liftbench.datamodules.records import SequenceRecord
+from liftbench.datamodules.registry import register_datamodule
+from liftbench.datamodules.sportspose.reader import FPS, VIEWS, list_takes, read_sportspose
 
 # KASportsFormer's image sizes per `camera_name` (its official preprocessing).
 KAS_SIZES = {"indoors": (1216, 1936), "outdoors": (1312, 1216)}

@@ -24,10 +24,10 @@ from pathlib import Path
 import numpy as np
 from scipy.spatial.transform import Rotation
 
-from datamodules.real.reader_helpers import check_person_scale, project_views
-from datamodules.records import SequenceRecord
-from datamodules.safe_pickle import load_pickle
-from geometry.skeletons import convert
+from liftbench.datamodules.real.reader_helpers import check_person_scale, project_views
+from liftbench.datamodules.records import SequenceRecord
+from liftbench.datamodules.safe_pickle import load_pickle
+from liftbench.geometry.skeletons import convert
 
 FPS = 90.0  # the official loader's constant
 VIEWS = ("front-left", "left", "back-left", "back", "back-right", "right", "front-right")

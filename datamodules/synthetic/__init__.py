@@ -7,7 +7,7 @@ speed, rig: `capture.py`) → takes, split by a named protocol (`splits.py`) int
 Importing the package registers the `synthetic` datamodule (`datamodules.registry`).
 """
 
-from datamodules.synthetic import datamodule as datamodule
-from datamodules.synthetic.motion import MOTION_GROUPS, Motion, list_motions, load_motion
+from liftbench.datamodules.synthetic import datamodule as datamodule
+from liftbench.datamodules.synthetic.motion import MOTION_GROUPS, Motion, list_motions, load_motion
 
 __all__ = ["MOTION_GROUPS", "Motion", "list_motions", "load_motion"]

@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from geometry.skeletons import H36M17
+from liftbench.geometry.skeletons import H36M17
 
 _PARENTS = np.asarray(H36M17.parents, dtype=np.int64)
 _FLIP = H36M17.flip_array

@@ -35,8 +35,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from datamodules.synthetic import augment
-from geometry.skeletons import H36M17
+from liftbench.datamodules.synthetic import augment
+from liftbench.geometry.skeletons import H36M17
 
 # ANSUR II stature, metres: (mean, SD).
 STATURE_M: dict[str, tuple[float, float]] = {"male": (1.756, 0.069), "female": (1.629, 0.064)}

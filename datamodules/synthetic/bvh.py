@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 from scipy.spatial.transform import Rotation, Slerp
 
-from datamodules.synthetic.deepmimic import snap_rate
+from liftbench.datamodules.synthetic.deepmimic import snap_rate
 
 _AXES = {"x": 0, "y": 1, "z": 2}
 

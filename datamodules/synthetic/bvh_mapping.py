@@ -22,17 +22,17 @@ from pathlib import Path
 import numpy as np
 from scipy.spatial.transform import Rotation
 
-from datamodules.synthetic.augment import bone_vectors, set_bone_lengths
-from datamodules.synthetic.bvh import (
+from liftbench.datamodules.synthetic.augment import bone_vectors, set_bone_lengths
+from liftbench.datamodules.synthetic.bvh import (
     Bvh,
     forward_kinematics,
     local_transforms,
     read_bvh,
     resample_transforms,
 )
-from datamodules.synthetic.bvh_topology import SkeletonMap, map_skeleton
-from datamodules.synthetic.deepmimic import Y_UP_TO_Z_UP
-from geometry.skeletons import H36M17
+from liftbench.datamodules.synthetic.bvh_topology import SkeletonMap, map_skeleton
+from liftbench.datamodules.synthetic.deepmimic import Y_UP_TO_Z_UP
+from liftbench.geometry.skeletons import H36M17
 
 UNITS: dict[str, float] = {"m": 1.0, "cm": 0.01, "mm": 0.001, "inch": 0.0254, "cmu": 0.056444}
 _TYPICAL_HEIGHT = 1.7  # metres, for unit="auto"
@@ -292,7 +292,7 @@ def bvh_motion_options(name_map: str | Path | dict[str, str] | None = None,
         return options
     source = "name_map"
     if not isinstance(name_map, dict):
-        from datamodules.input_errors import read_json
+        from liftbench.datamodules.input_errors import read_json
 
         source = str(name_map)
         name_map = read_json(name_map, "a JSON object {H36M-17 joint: BVH joint name}")

@@ -41,8 +41,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from datamodules.synthetic.bodies import FOREARM, MEAN_FRACTIONS, UPPER_ARM
-from geometry.skeletons import H36M17
+from liftbench.datamodules.synthetic.bodies import FOREARM, MEAN_FRACTIONS, UPPER_ARM
+from liftbench.geometry.skeletons import H36M17
 
 # Adult proportions (Drillis & Contini via `bodies.py`; hand 0.108 H and foot 0.152 H from
 # the same table).

@@ -28,13 +28,13 @@ from typing import Any
 
 import numpy as np
 
-from datamodules.records import SequenceRecord
-from datamodules.synthetic import augment
-from datamodules.synthetic.bodies import Body, apply_body, sample_body
-from datamodules.synthetic.detector import apply_detector, noise_preset
-from datamodules.synthetic.motion import MOTION_GROUPS, group_of, load_motion
-from datamodules.synthetic.rigs import MIXED_RIGS, RIG_CHOICES, make_rig
-from geometry.cameras import project, world_to_camera
+from liftbench.datamodules.records import SequenceRecord
+from liftbench.datamodules.synthetic import augment
+from liftbench.datamodules.synthetic.bodies import Body, apply_body, sample_body
+from liftbench.datamodules.synthetic.detector import apply_detector, noise_preset
+from liftbench.datamodules.synthetic.motion import MOTION_GROUPS, group_of, load_motion
+from liftbench.datamodules.synthetic.rigs import MIXED_RIGS, RIG_CHOICES, make_rig
+from liftbench.geometry.cameras import project, world_to_camera
 
 NPZ_KEYS = (
     "pose3d_world", "pose2d", "pose2d_clean", "K", "R", "t", "dist", "image_size", "valid",

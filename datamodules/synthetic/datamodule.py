@@ -21,13 +21,18 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from datamodules.clip_datamodule import ClipDataModule
-from datamodules.registry import register_datamodule
-from datamodules.synthetic.bodies import sample_body
-from datamodules.synthetic.bvh_mapping import bvh_motion_options
-from datamodules.synthetic.capture import SPEED_RANGE, motion_label, resolve_motions, synthesize
-from datamodules.synthetic.rigs import RIG_CHOICES
-from datamodules.synthetic.splits import PROTOCOLS, SplitPlan, plan_split
+from liftbench.datamodules.clip_datamodule import ClipDataModule
+from liftbench.datamodules.registry import register_datamodule
+from liftbench.datamodules.synthetic.bodies import sample_body
+from liftbench.datamodules.synthetic.bvh_mapping import bvh_motion_options
+from liftbench.datamodules.synthetic.capture import (
+    SPEED_RANGE,
+    motion_label,
+    resolve_motions,
+    synthesize,
+)
+from liftbench.datamodules.synthetic.rigs import RIG_CHOICES
+from liftbench.datamodules.synthetic.splits import PROTOCOLS, SplitPlan, plan_split
 
 # Bump when the generated arrays change meaning, so stale caches are not reused.
 CACHE_VERSION = 2

@@ -37,7 +37,7 @@ from pathlib import Path
 import numpy as np
 from scipy.spatial.transform import Rotation, Slerp
 
-from geometry.skeletons import DEEPMIMIC15, convert
+from liftbench.geometry.skeletons import DEEPMIMIC15, convert
 
 URDF_SCALE = 0.25  # humanoid.urdf offsets are 4x the clips' metres
 # Joint order of a clip frame after the 8 root numbers: (URDF joint name, numbers).

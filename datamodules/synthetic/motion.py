@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from datamodules.synthetic import bvh_mapping, deepmimic
+from liftbench.datamodules.synthetic import bvh_mapping, deepmimic
 
 MOTION_GROUPS: dict[str, tuple[str, ...]] = {
     "daily": ("walk", "dance_a", "dance_b", "getup_facedown", "getup_faceup", "crawl", "roll"),

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import numpy as np
 
-from datamodules.records import SequenceRecord
-from geometry.skeletons import H36M17, side_color
+from liftbench.datamodules.records import SequenceRecord
+from liftbench.geometry.skeletons import H36M17, side_color
 
 
 def plot_take(rec: SequenceRecord, frame: int, out: Path, max_views: int = 4) -> None:

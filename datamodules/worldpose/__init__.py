@@ -3,4 +3,4 @@
 Importing the package registers the datamodule (`datamodules.registry`).
 """
 
-from datamodules.worldpose import datamodule as datamodule
+from liftbench.datamodules.worldpose import datamodule as datamodule

@@ -6,11 +6,11 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from datamodules.motionbert_format import VideoInfo, read_pkl, virtual_intrinsics
-from datamodules.real import RealDataModule
-from datamodules.records import SequenceRecord
-from datamodules.registry import register_datamodule
-from datamodules.worldpose.reader import FPS, IMAGE_SIZE, list_sequences, read_worldpose
+from liftbench.datamodules.motionbert_format import VideoInfo, read_pkl, virtual_intrinsics
+from liftbench.datamodules.real import RealDataModule
+from liftbench.datamodules.records import SequenceRecord
+from liftbench.datamodules.registry import register_datamodule
+from liftbench.datamodules.worldpose.reader import FPS, IMAGE_SIZE, list_sequences, read_worldpose
 
 # KASportsFormer's test games (its WorldPose preprocessing) and the release's evaluation clips.
 KAS_TEST = [

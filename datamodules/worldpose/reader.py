@@ -26,11 +26,11 @@ from pathlib import Path
 import numpy as np
 from scipy.spatial.transform import Rotation
 
-from datamodules.real.reader_helpers import check_person_scale, finite_segments
-from datamodules.records import SequenceRecord
-from datamodules.safe_pickle import load_npz
-from geometry.cameras import distort_normalized
-from geometry.skeletons import SMPL24, convert
+from liftbench.datamodules.real.reader_helpers import check_person_scale, finite_segments
+from liftbench.datamodules.records import SequenceRecord
+from liftbench.datamodules.safe_pickle import load_npz
+from liftbench.geometry.cameras import distort_normalized
+from liftbench.geometry.skeletons import SMPL24, convert
 
 FPS = 50.0
 IMAGE_SIZE = (1920, 1080)

@@ -34,10 +34,10 @@ Conventions: world→camera `X_c = R_c X + t_c`, OpenCV camera axes, pixels; no 
 
 from __future__ import annotations
 
-from geometry.calibration.bundle import bundle_adjust_extrinsics
-from geometry.calibration.checks import CalibrationWarning
-from geometry.calibration.errors import extrinsic_errors, rotation_angle_deg
-from geometry.calibration.linear import (
+from liftbench.geometry.calibration.bundle import bundle_adjust_extrinsics
+from liftbench.geometry.calibration.checks import CalibrationWarning
+from liftbench.geometry.calibration.errors import extrinsic_errors, rotation_angle_deg
+from liftbench.geometry.calibration.linear import (
     BONES,
     DENSE_MAX_POINTS,
     bone_directions,
@@ -51,7 +51,7 @@ from geometry.calibration.linear import (
     schur_system,
     translations,
 )
-from geometry.calibration.solve import calibrate
+from liftbench.geometry.calibration.solve import calibrate
 
 __all__ = [
     "BONES",

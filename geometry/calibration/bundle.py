@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from geometry.calibration.linear import (
+from liftbench.geometry.calibration.linear import (
     BONES,
     bone_directions,
     nearest_rotation,
@@ -63,8 +63,8 @@ def bundle_adjust_extrinsics(
     from scipy.sparse import lil_matrix
     from scipy.spatial.transform import Rotation
 
-    from geometry.cameras import projection_matrix
-    from geometry.triangulation import triangulate
+    from liftbench.geometry.cameras import projection_matrix
+    from liftbench.geometry.triangulation import triangulate
 
     C = len(R)
     R = nearest_rotation(R)

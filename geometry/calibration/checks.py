@@ -9,8 +9,12 @@ from typing import Any
 
 import numpy as np
 
-from geometry.calibration.linear import _linear, bone_directions, rotations_from_directions
-from geometry.calibration.ransac import _reprojection_px
+from liftbench.geometry.calibration.linear import (
+    _linear,
+    bone_directions,
+    rotations_from_directions,
+)
+from liftbench.geometry.calibration.ransac import _reprojection_px
 
 
 class CalibrationWarning(UserWarning):
@@ -51,7 +55,7 @@ class _PoseSpace:
         """
         sign = np.where(mirrored, -1.0, 1.0)[:, None, None]
         if self.space == "2.5d":
-            from geometry.cameras import camera_from_25d
+            from liftbench.geometry.cameras import camera_from_25d
 
             p = self.p3.copy()
             p[..., 2] *= sign

@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from geometry.calibration.linear import nearest_rotation
+from liftbench.geometry.calibration.linear import nearest_rotation
 
 
 def rotation_angle_deg(Ra: np.ndarray, Rb: np.ndarray) -> np.ndarray:
@@ -55,7 +55,7 @@ def extrinsic_errors(
     c_gt = (c_gt - c_gt[0]) @ R_gt[0].T  # in camera 1's frame
     c_est = -np.linalg.solve(R_est, t_est[..., None])[..., 0]
     if C >= 3:
-        from geometry.procrustes import procrustes
+        from liftbench.geometry.procrustes import procrustes
 
         aligned = procrustes(c_est, c_gt, per="frame", method="svd")[0]
     else:

@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from geometry.skeletons import H36M17
+from liftbench.geometry.skeletons import H36M17
 
 BONES: tuple[tuple[int, int], ...] = H36M17.bones  # 16 (parent, child) pairs of H36M-17
 DENSE_MAX_POINTS = 2000  # the dense solver's (3(M+C))² matrix: ~1 GB at this size

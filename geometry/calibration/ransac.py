@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from geometry.calibration.linear import _linear, points_given_extrinsics
+from liftbench.geometry.calibration.linear import _linear, points_given_extrinsics
 
 
 # ------------------------------------------------------------------------------ residuals / RANSAC

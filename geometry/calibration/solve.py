@@ -6,9 +6,9 @@ from typing import Any
 
 import numpy as np
 
-from geometry.calibration.bundle import bundle_adjust_extrinsics
-from geometry.calibration.checks import _health_checks, _PoseSpace, _resolve_mirror, _warn
-from geometry.calibration.linear import (
+from liftbench.geometry.calibration.bundle import bundle_adjust_extrinsics
+from liftbench.geometry.calibration.checks import _health_checks, _PoseSpace, _resolve_mirror, _warn
+from liftbench.geometry.calibration.linear import (
     BONES,
     _check_inputs,
     _linear,
@@ -18,7 +18,7 @@ from geometry.calibration.linear import (
     points_given_extrinsics,
     rays,
 )
-from geometry.calibration.ransac import _ransac, _reprojection_px
+from liftbench.geometry.calibration.ransac import _ransac, _reprojection_px
 
 
 def calibrate(

@@ -6,7 +6,7 @@ lifter; `official_checkpoint` goes the other way. One module per official code b
 key map and constructor-argument map.
 """
 
-from models.official.loading import (
+from liftbench.models.official.loading import (
     FAMILIES,
     family_of,
     liftbench_to_official,
@@ -19,7 +19,7 @@ from models.official.loading import (
     official_to_liftbench,
     read_official_checkpoint,
 )
-from models.official.safe_load import safe_torch_load
+from liftbench.models.official.safe_load import safe_torch_load
 
 __all__ = [
     "FAMILIES",

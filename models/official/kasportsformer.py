@@ -23,9 +23,9 @@ from typing import Any
 
 import torch
 
-from models.kasportsformer_anatomy import LIMB_GROUPS
-from models.official.family import OfficialFamily, StateDict, rename, rename_key
-from models.official.motionagformer import COMMON_CONFIG, agformer_kwargs
+from liftbench.models.kasportsformer_anatomy import LIMB_GROUPS
+from liftbench.models.official.family import OfficialFamily, StateDict, rename, rename_key
+from liftbench.models.official.motionagformer import COMMON_CONFIG, agformer_kwargs
 
 TO_LIFTBENCH = (
     (r"^layers_with_bone\.", "layers."),

@@ -8,11 +8,11 @@ from typing import Any
 
 import torch
 
-from models.base import Lifter
-from models.official import kasportsformer, motionagformer, motionbert, videopose3d
-from models.official.family import OfficialFamily, StateDict
-from models.official.safe_load import official_weights, safe_torch_load
-from models.registry import create_lifter
+from liftbench.models.base import Lifter
+from liftbench.models.official import kasportsformer, motionagformer, motionbert, videopose3d
+from liftbench.models.official.family import OfficialFamily, StateDict
+from liftbench.models.official.safe_load import official_weights, safe_torch_load
+from liftbench.models.registry import create_lifter
 
 FAMILIES: dict[str, OfficialFamily] = {
     fam.name: fam
@@ -87,7 +87,7 @@ def lifter_kwargs_for(name: str, config: Mapping[str, Any] | str | Path | None =
 
 def official_to_liftbench(name: str, state: Mapping[str, torch.Tensor]) -> StateDict:
     """Official state dict (`module.` prefixes allowed) → liftbench names."""
-    from models.official.safe_load import strip_module_prefix
+    from liftbench.models.official.safe_load import strip_module_prefix
 
     return family_of(name).to_liftbench(strip_module_prefix(state))
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from models.official.family import (
+from liftbench.models.official.family import (
     OfficialFamily,
     StateDict,
     check_known,

@@ -11,7 +11,7 @@ import functools
 import re
 from typing import Any
 
-from models.official.family import (
+from liftbench.models.official.family import (
     OfficialFamily,
     check_known,
     require,

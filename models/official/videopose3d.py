@@ -14,7 +14,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from models.official.family import OfficialFamily, check_known, require, same_keys
+from liftbench.models.official.family import OfficialFamily, check_known, require, same_keys
 
 # `TemporalModel(num_joints_in, in_features, num_joints_out, filter_widths, causal, dropout,
 # channels, dense)` as `run.py` builds it for Human3.6M.

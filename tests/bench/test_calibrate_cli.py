@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 import torch
 
-from bench.cli import main
-from bench.regimes.supervised import SupervisedRegime
-from geometry.cameras import camera_to_25d
+from liftbench.bench.cli import main
+from liftbench.bench.regimes.supervised import SupervisedRegime
+from liftbench.geometry.cameras import camera_to_25d
 
 
 @pytest.fixture(scope="module")

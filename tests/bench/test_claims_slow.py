@@ -12,7 +12,7 @@ import math
 
 import pytest
 
-from bench.reproduce import load_claim, run_claim, summarise
+from liftbench.bench.reproduce import load_claim, run_claim, summarise
 
 # (claim, comparison index) pairs that did not reproduce with 3 seeds (see the README): only
 # checked to run and give finite values

@@ -8,9 +8,9 @@ import pytest
 import roma
 import torch
 
-from bench.cli import main
-from bench.regimes import regime_class
-from leaderboard.records import read_records
+from liftbench.bench.cli import main
+from liftbench.bench.regimes import regime_class
+from liftbench.leaderboard.records import read_records
 
 B, V, T, J = 2, 2, 9, 17
 

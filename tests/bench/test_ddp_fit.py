@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from leaderboard.records import read_records
+from liftbench.leaderboard.records import read_records
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -29,7 +29,7 @@ def _fit(tmp: Path, cache: Path, extra: list[str]) -> dict:
         "logger=none", *extra,
     ]
     env = {**os.environ, "PYTHONPATH": str(REPO), "WANDB_MODE": "disabled"}
-    done = subprocess.run([sys.executable, "-m", "bench.cli", *args], env=env, cwd=tmp,
+    done = subprocess.run([sys.executable, "-m", "liftbench", *args], env=env, cwd=tmp,
                           capture_output=True, text=True, timeout=900)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     (record,) = read_records(tmp / "results")

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from bench.demo import STAGES, Stage, available_stages, run_demo, stage_gains
-from leaderboard.records import RunRecord, write_record
+from liftbench.bench.demo import STAGES, Stage, available_stages, run_demo, stage_gains
+from liftbench.leaderboard.records import RunRecord, write_record
 
 
 def _fake_fit(calls):
@@ -65,7 +65,7 @@ def test_every_registered_adaptation_regime_is_a_stage():
 
 
 def test_stage_file_is_checked(tmp_path):
-    from bench.demo import load_stages
+    from liftbench.bench.demo import load_stages
 
     stages, baseline = load_stages()
     assert [s.name for s in stages] == [s.name for s in STAGES] and baseline.name == "baseline"

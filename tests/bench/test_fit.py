@@ -14,8 +14,8 @@ import numpy as np
 import pytest
 import torch
 
-from bench.cli import main
-from leaderboard.records import read_records
+from liftbench.bench.cli import main
+from liftbench.leaderboard.records import read_records
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -124,7 +124,7 @@ SLOW_LIFTER = """
 import time
 import torch
 from torch import nn
-from models import Lifter, register_lifter
+from liftbench.models import Lifter, register_lifter
 
 
 class SlowMLP(Lifter):
@@ -153,7 +153,7 @@ def test_kill_and_resume_keeps_one_record_and_wandb_id(cache, tmp_path):
             "data.batch_size=2"]
     env = {**os.environ, "WANDB_MODE": "offline",
            "PYTHONPATH": os.pathsep.join([str(tmp_path), str(REPO)])}
-    proc = subprocess.Popen([sys.executable, "-m", "bench.cli", *args], env=env,
+    proc = subprocess.Popen([sys.executable, "-m", "liftbench", *args], env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, cwd=tmp_path,
                             start_new_session=True)
     deadline = time.time() + 240
@@ -176,7 +176,7 @@ def test_kill_and_resume_keeps_one_record_and_wandb_id(cache, tmp_path):
     ids_before = _wandb_ids(run_dir)
     assert len(ids_before) == 1
 
-    done = subprocess.run([sys.executable, "-m", "bench.cli", *args,
+    done = subprocess.run([sys.executable, "-m", "liftbench", *args,
                            f"ckpt_path={last}"], env=env, capture_output=True, text=True,
                           cwd=tmp_path, timeout=600)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]

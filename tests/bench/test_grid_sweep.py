@@ -6,11 +6,11 @@ from types import SimpleNamespace
 import pytest
 import yaml
 
-from bench import sweep as sw
-from bench.cli import main
-from bench.config import CONFIG_DIR, to_container
-from bench.runner import build_module
-from leaderboard.records import RunRecord, read_records, write_record
+from liftbench.bench import sweep as sw
+from liftbench.bench.cli import main
+from liftbench.bench.config import CONFIG_DIR, to_container
+from liftbench.bench.runner import build_module
+from liftbench.leaderboard.records import RunRecord, read_records, write_record
 
 W_VEL = CONFIG_DIR / "sweep" / "supervised_w_vel.yaml"
 RANDOM = CONFIG_DIR / "sweep" / "supervised_random.yaml"
@@ -84,8 +84,8 @@ def test_a_sweep_over_data_flip_changes_the_training_data(tmp_path):
     """The augmentation key is the DataModule's: flip=true trials serve mirrored clips."""
     import torch
 
-    from bench.runner import build_datamodule
-    from datamodules.flip import flip_pose
+    from liftbench.bench.runner import build_datamodule
+    from liftbench.datamodules.flip import flip_pose
 
     sweep = {"method": "grid", "parameters": {"data.kwargs.flip": {"values": [False, True]}},
              "command": ["liftbench", "fit", "${args_no_hyphens}"]}
@@ -205,9 +205,9 @@ def fake_fit(results):
 
 
 def test_sweep_cli_offline_writes_one_record_per_trial(tmp_path, monkeypatch, capsys):
-    import bench.runner
+    from liftbench.bench import runner
 
-    monkeypatch.setattr(bench.runner, "run_fit", fake_fit(tmp_path))
+    monkeypatch.setattr(runner, "run_fit", fake_fit(tmp_path))
     assert main(["sweep", "supervised_w_vel", "--mode", "offline"]) == 0
     out = capsys.readouterr().out
     assert "6 trials (grid)" in out and "6/6 runs succeeded" in out
@@ -298,7 +298,7 @@ def test_wandb_agent_command_line_reaches_the_config():
     """`wandb agent` formats trials with its own `${args_no_hyphens}`; they compose the same."""
     from wandb.sdk.launch.sweeps.utils import create_sweep_command_args
 
-    from bench.config import compose
+    from liftbench.bench.config import compose
 
     sweep = sw.load_sweep(RANDOM)
     _, fixed = sw.command_overrides(sweep)

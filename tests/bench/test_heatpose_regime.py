@@ -8,11 +8,11 @@ from pathlib import Path
 import pytest
 import torch
 
-from bench.cli import main
-from bench.regimes import regime_class
-from bench.regimes.heatpose import HeatPoseRegime
-from datamodules.synthetic.datamodule import SyntheticDataModule
-from leaderboard.records import read_records
+from liftbench.bench.cli import main
+from liftbench.bench.regimes import regime_class
+from liftbench.bench.regimes.heatpose import HeatPoseRegime
+from liftbench.datamodules.synthetic.datamodule import SyntheticDataModule
+from liftbench.leaderboard.records import read_records
 
 
 @pytest.fixture(scope="module")

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from bench.config import compose
-from bench.logging_setup import build_logger, resolve_wandb_mode, wandb_run_id
+from liftbench.bench.config import compose
+from liftbench.bench.logging_setup import build_logger, resolve_wandb_mode, wandb_run_id
 
 
 @pytest.fixture

@@ -8,13 +8,13 @@ import numpy as np
 import pytest
 import torch
 
-from bench.checkpoints import load_normalizer, read_checkpoint
-from bench.cli import main
-from bench.predict import load_lifter_from_checkpoint
-from datamodules.synthetic.datamodule import SyntheticDataModule
-from leaderboard.records import read_records
-from models import create_lifter
-from models.normalization import PoseNormalizer, StandardizedLifter
+from liftbench.bench.checkpoints import load_normalizer, read_checkpoint
+from liftbench.bench.cli import main
+from liftbench.bench.predict import load_lifter_from_checkpoint
+from liftbench.datamodules.synthetic.datamodule import SyntheticDataModule
+from liftbench.leaderboard.records import read_records
+from liftbench.models import create_lifter
+from liftbench.models.normalization import PoseNormalizer, StandardizedLifter
 
 DATA = {"motions": ["walk", "dance_a", "run", "kick"], "subjects": 2, "cameras": 2,
         "split": "daily->sports"}
@@ -103,7 +103,7 @@ def test_trivial_baselines_match_a_numpy_reference(cache, tmp_path, name):
 
 
 def test_mean_pose_refuses_to_run_unstandardised():
-    from bench.regimes.supervised import SupervisedRegime
+    from liftbench.bench.regimes.supervised import SupervisedRegime
 
     with pytest.raises(ValueError, match="standardize"):
         SupervisedRegime("mean_pose", size="tiny", standardize=False)
@@ -112,8 +112,8 @@ def test_mean_pose_refuses_to_run_unstandardised():
 @pytest.mark.parametrize("name", ["simplebaseline", "videopose3d_27"])  # canonpose: slow
 def test_a_lifter_overfits_one_batch(cache, name):
     """One fixed batch, a few hundred steps: the training error must fall to near zero."""
-    from bench.perf.standardize import overfit_one_batch
-    from bench.regimes.supervised import SupervisedRegime
+    from liftbench.bench.perf.standardize import overfit_one_batch
+    from liftbench.bench.regimes.supervised import SupervisedRegime
 
     torch.manual_seed(0)
     dm = _datamodule(cache)

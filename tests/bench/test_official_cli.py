@@ -9,12 +9,12 @@ import pytest
 import torch
 import yaml
 
-from bench.checkpoints import is_liftbench_checkpoint
-from bench.cli import main
-from bench.predict import load_lifter_from_checkpoint
-from leaderboard.records import read_records
-from models import create_lifter
-from models.official import lifter_kwargs_for, official_checkpoint, safe_torch_load
+from liftbench.bench.checkpoints import is_liftbench_checkpoint
+from liftbench.bench.cli import main
+from liftbench.bench.predict import load_lifter_from_checkpoint
+from liftbench.leaderboard.records import read_records
+from liftbench.models import create_lifter
+from liftbench.models.official import lifter_kwargs_for, official_checkpoint, safe_torch_load
 
 FIXTURES = {  # stem → (lifter, file)
     "motionbert": ("motionbert", "motionbert_official.bin"),
@@ -100,7 +100,7 @@ def test_test_and_init_from_accept_official_checkpoints(tmp_path):
     ckpt = official_checkpoint(name, lifter.state_dict())
     torch.save({**ckpt, "epoch": 1, "lr": 5e-4, "min_mpjpe": np.float64(50.0)}, official)
     ours = tmp_path / "ours.ckpt"
-    from bench.official import liftbench_checkpoint
+    from liftbench.bench.official import liftbench_checkpoint
 
     torch.save(liftbench_checkpoint(name, lifter.state_dict(), {}), ours)
     cache = tmp_path / "cache"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from bench.cli import main
+from liftbench.bench.cli import main
 
 
 def test_perf_train_reports_both_loops(tmp_path, capsys):

@@ -7,8 +7,8 @@ import json
 import numpy as np
 import torch
 
-from bench.cli import main
-from models import create_lifter
+from liftbench.bench.cli import main
+from liftbench.models import create_lifter
 
 
 def _checkpoint(path):
@@ -34,8 +34,8 @@ def test_predict_coco_numpy_and_missing_joints(tmp_path, capsys):
     assert pose.shape == (1, 40, 17, 3) and np.isfinite(pose).all()
     assert json.loads((tmp_path / "p.json").read_text())["flip_tta"] is False
     # the same frames through the lifter directly (no flip; VideoPose3D takes any T at once)
-    from bench.predict import fill_missing, load_keypoints
-    from geometry.cameras import normalize_screen
+    from liftbench.bench.predict import fill_missing, load_keypoints
+    from liftbench.geometry.cameras import normalize_screen
 
     data = load_keypoints(tmp_path / "det.npy", joint_set="coco17", image_size=(1280, 720))
     kp = fill_missing(data["keypoints"][0])

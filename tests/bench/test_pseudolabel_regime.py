@@ -7,14 +7,14 @@ import numpy as np
 import pytest
 import torch
 
-from bench.cli import main
-from bench.evaluation import EvalMetrics
-from bench.pseudolabels import load_clip_arrays
-from bench.regimes import regime_class
-from bench.regimes.pseudolabel import PseudoLabelRegime
-from datamodules.flip import flip_batch
-from datamodules.synthetic.datamodule import SyntheticDataModule
-from leaderboard.records import read_records
+from liftbench.bench.cli import main
+from liftbench.bench.evaluation import EvalMetrics
+from liftbench.bench.pseudolabels import load_clip_arrays
+from liftbench.bench.regimes import regime_class
+from liftbench.bench.regimes.pseudolabel import PseudoLabelRegime
+from liftbench.datamodules.flip import flip_batch
+from liftbench.datamodules.synthetic.datamodule import SyntheticDataModule
+from liftbench.leaderboard.records import read_records
 
 GT_KEYS = {"target_mm", "pose3d_world", "R", "t", "factor"}
 

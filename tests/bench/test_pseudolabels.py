@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 import torch
 
-from bench.predict import lift_sequence
-from bench.pseudolabel_metrics import evaluate_take, label_loop, pool_metrics
-from bench.pseudolabels import (
+from liftbench.bench.predict import lift_sequence
+from liftbench.bench.pseudolabel_metrics import evaluate_take, label_loop, pool_metrics
+from liftbench.bench.pseudolabels import (
     labels_for_clips,
     lift_views,
     load_clip_arrays,
@@ -16,8 +16,8 @@ from bench.pseudolabels import (
     strip_ground_truth,
     takes_from_clips,
 )
-from datamodules.synthetic.datamodule import SyntheticDataModule
-from models import create_lifter
+from liftbench.datamodules.synthetic.datamodule import SyntheticDataModule
+from liftbench.models import create_lifter
 
 
 def _adapt_set(folder, motions, cameras, noise):
@@ -132,7 +132,7 @@ def test_perfect_lifter_loop_is_a_fixed_point(detector_takes):
 
 
 def test_perf_labelling_runs(capsys):
-    from bench.cli import main
+    from liftbench.bench.cli import main
 
     assert main(["perf", "labelling", "--iterations", "1", "--motions", "walk",
                  "--subjects", "1", "--cameras", "3"]) == 0

@@ -5,11 +5,11 @@ from __future__ import annotations
 import pytest
 import torch
 
-from bench.regimes.consistency import ConsistencyRegime
-from bench.regimes.supervised import SupervisedRegime
-from losses.consistency import consistency_loss
-from losses.reprojection import loss_2d_weighted
-from losses.supervised import (
+from liftbench.bench.regimes.consistency import ConsistencyRegime
+from liftbench.bench.regimes.supervised import SupervisedRegime
+from liftbench.losses.consistency import consistency_loss
+from liftbench.losses.reprojection import loss_2d_weighted
+from liftbench.losses.supervised import (
     loss_limb_gt,
     loss_limb_var,
     loss_mpjpe,

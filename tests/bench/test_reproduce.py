@@ -8,10 +8,16 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from bench.cli import main
-from bench.config import compose
-from bench.reproduce import list_claims, load_claim, paired_one_sided, run_claim, summarise
-from leaderboard.records import RunRecord, write_record
+from liftbench.bench.cli import main
+from liftbench.bench.config import compose
+from liftbench.bench.reproduce import (
+    list_claims,
+    load_claim,
+    paired_one_sided,
+    run_claim,
+    summarise,
+)
+from liftbench.leaderboard.records import RunRecord, write_record
 
 CLAIMS = ("consistency", "heatpose", "kasportsformer", "pseudolabel", "selffusion")
 
@@ -129,7 +135,7 @@ def test_cli_end_to_end_tiny(tmp_path, capsys):
 
 
 def test_extra_evaluation_joins_the_metrics(tmp_path, monkeypatch):
-    import bench.reproduce as rp
+    import liftbench.bench.reproduce as rp
 
     path = tmp_path / "ev.yaml"
     path.write_text(

@@ -8,10 +8,10 @@ import pytest
 import roma
 import torch
 
-from bench.cli import main
-from bench.regimes import regime_class
-from leaderboard.records import read_records
-from losses.canonical import canonicalize_2d
+from liftbench.bench.cli import main
+from liftbench.bench.regimes import regime_class
+from liftbench.leaderboard.records import read_records
+from liftbench.losses.canonical import canonicalize_2d
 
 B, V, T, J = 2, 3, 4, 17
 
@@ -120,8 +120,8 @@ def test_cli_fit_canonpose_with_stage_switch(tmp_path):
     assert record.regime["name"] == "selffusion"
     assert record.metrics["n_mpjpe"] > 0
     # the fusion's JDR on the test takes, from the run's config and checkpoint
-    from bench.config import compose
-    from bench.fusion_jdr import fusion_jdr
+    from liftbench.bench.config import compose
+    from liftbench.bench.fusion_jdr import fusion_jdr
 
     cfg = compose(args[1:])
     ckpt = tmp_path / "runs" / record.run_id / "checkpoints" / "best.ckpt"

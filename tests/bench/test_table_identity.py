@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from types import SimpleNamespace
 
-from bench.config import compose
-from bench.demo import available_stages, run_demo
-from bench.runner import build_module, make_record, protocol_fields
-from leaderboard.frames import records_frames
-from leaderboard.records import read_records, write_record
-from leaderboard.tables import build_table
+from liftbench.bench.config import compose
+from liftbench.bench.demo import available_stages, run_demo
+from liftbench.bench.runner import build_module, make_record, protocol_fields
+from liftbench.leaderboard.frames import records_frames
+from liftbench.leaderboard.records import read_records, write_record
+from liftbench.leaderboard.tables import build_table
 
 DATA = SimpleNamespace(action_names=["all"], frames=27)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from datamodules.synthetic import load_motion
+from liftbench.datamodules.synthetic import load_motion
 
 
 def motion_m(name: str = "walk", frames: int = 40, offset=(0.0, 0.0, 0.0), up: str = "z"):

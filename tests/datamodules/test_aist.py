@@ -5,10 +5,10 @@ import numpy as np
 import pytest
 from scipy.spatial.transform import Rotation
 
-from datamodules.aist.reader import read_aist
-from datamodules.clips import EVAL_BATCH_FACTOR
-from datamodules.registry import create_datamodule
-from geometry.skeletons import convert
+from liftbench.datamodules.aist.reader import read_aist
+from liftbench.datamodules.clips import EVAL_BATCH_FACTOR
+from liftbench.datamodules.registry import create_datamodule
+from liftbench.geometry.skeletons import convert
 from tests.datamodules.real_helpers import intrinsics, motion_m, project_cv, ring
 
 _COCO_FROM_H36M = [9, 10, 10, 10, 10, 11, 14, 12, 15, 13, 16, 4, 1, 5, 2, 6, 3]
@@ -127,7 +127,7 @@ class _Evil:
 
 
 def test_malicious_pickle_is_refused_naming_the_file(tmp_path):
-    from datamodules.safe_pickle import UnsafePickleError
+    from liftbench.datamodules.safe_pickle import UnsafePickleError
     _write(tmp_path)
     path = tmp_path / "keypoints3d/gBR_sBM_cAll_d04_mBR0_ch01.pkl"
     path.write_bytes(pickle.dumps({"keypoints3d_optim": _Evil()}))

@@ -4,10 +4,10 @@ import struct
 import numpy as np
 import pytest
 
-from datamodules.aspset.c3d import read_c3d
-from datamodules.aspset.reader import read_aspset, read_clip
-from datamodules.registry import create_datamodule
-from geometry.skeletons import convert
+from liftbench.datamodules.aspset.c3d import read_c3d
+from liftbench.datamodules.aspset.reader import read_aspset, read_clip
+from liftbench.datamodules.registry import create_datamodule
+from liftbench.geometry.skeletons import convert
 from tests.datamodules.real_helpers import motion_m, project_cv, ring
 
 # Official test vectors (aspset510 tests/conftest.py, DATASETS.md §4.3): 04ac-right camera.

@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
 
-from datamodules.synthetic import load_motion
-from datamodules.synthetic.augment import (
+from liftbench.datamodules.synthetic import load_motion
+from liftbench.datamodules.synthetic.augment import (
     mirror,
     rotate_heading,
     scale_subject,
@@ -11,7 +11,7 @@ from datamodules.synthetic.augment import (
     time_warp,
     vary_bone_lengths,
 )
-from geometry.skeletons import H36M17, bone_lengths
+from liftbench.geometry.skeletons import H36M17, bone_lengths
 
 J = {n: i for i, n in enumerate(H36M17.joints)}
 UP = np.array([0.0, 0.0, 1.0])

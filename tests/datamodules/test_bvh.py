@@ -3,16 +3,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from datamodules.synthetic.bvh import bvh_positions, parse_bvh, read_bvh
-from datamodules.synthetic.bvh_mapping import (
+from liftbench.datamodules.synthetic.bvh import bvh_positions, parse_bvh, read_bvh
+from liftbench.datamodules.synthetic.bvh_mapping import (
     UNITS,
     bvh_to_h36m,
     detect_flavour,
     infer_unit,
     resolve_name_map,
 )
-from datamodules.synthetic.deepmimic import Y_UP_TO_Z_UP
-from geometry.skeletons import H36M17, bone_lengths
+from liftbench.datamodules.synthetic.deepmimic import Y_UP_TO_Z_UP
+from liftbench.geometry.skeletons import H36M17, bone_lengths
 
 # name, parent name, rest offset (metres, Y up, facing +Z so the subject's left is +X)
 SKELETON = [

@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 from scipy.spatial.transform import Rotation
 
-from datamodules.synthetic.bvh import parse_bvh
-from datamodules.synthetic.bvh_mapping import UNITS, bvh_to_h36m, describe_bvh, map_bvh
-from geometry.skeletons import H36M17
+from liftbench.datamodules.synthetic.bvh import parse_bvh
+from liftbench.datamodules.synthetic.bvh_mapping import UNITS, bvh_to_h36m, describe_bvh, map_bvh
+from liftbench.geometry.skeletons import H36M17
 
 # base skeleton: name, parent, rest offset (metres, Y up, facing +Z: the left is +X)
 BASE = [
@@ -278,9 +278,9 @@ def test_not_a_humanoid_is_a_clear_error():
 
 
 def test_datamodule_and_cli_options(motion, tmp_path, capsys):
-    from bench.cli import main
-    from datamodules.synthetic.bvh_mapping import bvh_motion_options
-    from datamodules.synthetic.datamodule import SyntheticDataModule
+    from liftbench.bench.cli import main
+    from liftbench.datamodules.synthetic.bvh_mapping import bvh_motion_options
+    from liftbench.datamodules.synthetic.datamodule import SyntheticDataModule
 
     rots, root = motion
     f = tmp_path / "bn.bvh"

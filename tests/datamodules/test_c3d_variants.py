@@ -6,7 +6,7 @@ from functools import partial
 import numpy as np
 import pytest
 
-from datamodules.aspset.c3d import read_c3d
+from liftbench.datamodules.aspset.c3d import read_c3d
 
 
 def _f32(values, proc):

@@ -7,11 +7,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from datamodules.clip_datamodule import ClipDataModule
-from datamodules.clips import EVAL_BATCH_FACTOR, GROUND_TRUTH_KEYS
-from datamodules.real import RealDataModule
-from datamodules.synthetic.capture import iter_takes
-from datamodules.synthetic.datamodule import SyntheticDataModule
+from liftbench.datamodules.clip_datamodule import ClipDataModule
+from liftbench.datamodules.clips import EVAL_BATCH_FACTOR, GROUND_TRUTH_KEYS
+from liftbench.datamodules.real import RealDataModule
+from liftbench.datamodules.synthetic.capture import iter_takes
+from liftbench.datamodules.synthetic.datamodule import SyntheticDataModule
 
 
 class Generated(RealDataModule):

@@ -3,8 +3,8 @@ import pickle
 import numpy as np
 import pytest
 
-from datamodules.clips import EVAL_BATCH_FACTOR
-from datamodules.h36m.reader import (
+from liftbench.datamodules.clips import EVAL_BATCH_FACTOR
+from liftbench.datamodules.h36m.reader import (
     CAMERA_IDS,
     INTRINSICS,
     KEEP_32,
@@ -13,7 +13,7 @@ from datamodules.h36m.reader import (
     read_motionbert_pkl,
     read_vp3d,
 )
-from datamodules.registry import create_datamodule
+from liftbench.datamodules.registry import create_datamodule
 from tests.datamodules.real_helpers import motion_m, ring
 
 K_COEF = np.array([-0.2, 0.24, -0.003])
@@ -94,7 +94,7 @@ def test_vp3d_layout_recovers_ground_truth(tmp_path):
     np.savez(tmp_path / "h36m/data_2d_h36m_coco.npz", positions_2d=pos, metadata=coco_meta)
     coco = list(read_vp3d(tmp_path / "h36m/data_3d_h36m.npz", tmp_path / "h36m/cameras.pkl",
                           tmp_path / "h36m/data_2d_h36m_coco.npz"))
-    from geometry.skeletons import convert
+    from liftbench.geometry.skeletons import convert
     ref = convert(np.stack(pos["S1"]["Walking"])[:, :30], "coco17", "h36m17")
     np.testing.assert_allclose(coco[0].pose2d[..., :2], ref, atol=1e-3)
 
@@ -141,7 +141,7 @@ def test_motionbert_pkl_rebuilds_exact_25d(tmp_path):
     assert len(recs) == 1  # the block-listed sequence is skipped
     rec = recs[0]
     assert (rec.subject, rec.action) == ("S9", "Eating")  # act 02 = Directions
-    from datamodules.clips import build_clips
+    from liftbench.datamodules.clips import build_clips
     arrays = build_clips([rec], frames=12, stride=12)
     norm = img[:12].copy()
     norm[..., :2] = norm[..., :2] / w * 2 - np.array([1, h / w])
@@ -171,7 +171,7 @@ def test_bad_inputs(tmp_path):
 def test_real_fixture_reproduces_stored_2d(shared_data):
     fx = shared_data / "fixtures" / "h36m"
     recs = list(read_mmpose_npz(fx / "test_h36m_body3d.npz", fx / "cameras.pkl"))
-    from datamodules.safe_pickle import load_npz
+    from liftbench.datamodules.safe_pickle import load_npz
     d = load_npz(fx / "test_h36m_body3d.npz")
     assert len(recs) == 4
     for rec in recs:
@@ -190,7 +190,7 @@ def test_real_fixture_reproduces_stored_2d(shared_data):
 
 
 def test_real_fixture_through_prepare(shared_data, tmp_path, capsys):
-    from bench.cli import main
+    from liftbench.bench.cli import main
     fx = shared_data / "fixtures" / "h36m"
     root = tmp_path / "h36m"
     (root / "annotation_body3d/fps50").mkdir(parents=True)

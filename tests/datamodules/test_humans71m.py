@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 from scipy.spatial.transform import Rotation
 
-from datamodules.humans71m.universal import (
+from liftbench.datamodules.humans71m.universal import (
     REF_JOINTS,
     key_frame,
     merge,
@@ -10,9 +10,9 @@ from datamodules.humans71m.universal import (
     universal_references,
     universal_transform,
 )
-from datamodules.real.reader_helpers import project_views
-from datamodules.records import SequenceRecord
-from datamodules.registry import create_datamodule
+from liftbench.datamodules.real.reader_helpers import project_views
+from liftbench.datamodules.records import SequenceRecord
+from liftbench.datamodules.registry import create_datamodule
 from tests.datamodules.real_helpers import intrinsics, motion_m, ring
 
 

@@ -3,10 +3,10 @@ import json
 import numpy as np
 import pytest
 
-from datamodules.keypoints import load_keypoints_file
-from datamodules.main_person import pick_main_person
-from datamodules.synthetic import load_motion
-from geometry.skeletons import convert, get_joint_set
+from liftbench.datamodules.keypoints import load_keypoints_file
+from liftbench.datamodules.main_person import pick_main_person
+from liftbench.datamodules.synthetic import load_motion
+from liftbench.geometry.skeletons import convert, get_joint_set
 
 W, H = 1920, 1080
 # H36M-17 joint feeding each COCO-17 joint (eyes/ears get offsets below).

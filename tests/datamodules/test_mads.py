@@ -3,9 +3,9 @@ import pytest
 from scipy.io import savemat
 from scipy.spatial.transform import Rotation
 
-from datamodules.mads.reader import read_mads
-from datamodules.registry import create_datamodule
-from geometry.skeletons import convert, get_joint_set
+from liftbench.datamodules.mads.reader import read_mads
+from liftbench.datamodules.registry import create_datamodule
+from liftbench.geometry.skeletons import convert, get_joint_set
 from tests.datamodules.real_helpers import intrinsics, motion_m, project_cv, ring
 
 H36M_FOR_MADS = {"neck": 8, "pelvis": 0, "left_hip": 4, "left_knee": 5, "left_ankle": 6,

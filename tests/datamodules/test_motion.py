@@ -5,16 +5,16 @@ import numpy as np
 import pytest
 from scipy.spatial.transform import Rotation
 
-from datamodules.synthetic import MOTION_GROUPS, Motion, list_motions, load_motion
-from datamodules.synthetic.augment import standing_height
-from datamodules.synthetic.deepmimic import (
+from liftbench.datamodules.synthetic import MOTION_GROUPS, Motion, list_motions, load_motion
+from liftbench.datamodules.synthetic.augment import standing_height
+from liftbench.datamodules.synthetic.deepmimic import (
     CLIP_LAYOUT,
     Y_UP_TO_Z_UP,
     clip_path,
     parse_clip,
     parse_urdf,
 )
-from geometry.skeletons import H36M17, bone_lengths
+from liftbench.geometry.skeletons import H36M17, bone_lengths
 
 CLIPS = sorted(n for names in MOTION_GROUPS.values() for n in names)
 J = {n: i for i, n in enumerate(H36M17.joints)}

@@ -3,10 +3,10 @@ import pickle
 import numpy as np
 import pytest
 
-from datamodules.clips import build_clips
-from datamodules.motionbert_format import MEAN_BONE_SUM_MM, virtual_intrinsics
-from datamodules.registry import create_datamodule
-from geometry.skeletons import bone_lengths
+from liftbench.datamodules.clips import build_clips
+from liftbench.datamodules.motionbert_format import MEAN_BONE_SUM_MM, virtual_intrinsics
+from liftbench.datamodules.registry import create_datamodule
+from liftbench.geometry.skeletons import bone_lengths
 from tests.datamodules.real_helpers import motion_m, ring
 
 

@@ -2,15 +2,15 @@ import numpy as np
 import pytest
 from scipy.io import savemat
 
-from datamodules.mpi_inf_3dhp.reader import (
+from liftbench.datamodules.mpi_inf_3dhp.reader import (
     TEST_CAMERAS,
     read_calibration,
     read_mmpose_npz,
     read_test_sequence,
     read_train_sequence,
 )
-from datamodules.registry import create_datamodule
-from geometry.conversions import _H36M_FROM_MPI17, _MPI17_FROM_MPI28
+from liftbench.datamodules.registry import create_datamodule
+from liftbench.geometry.conversions import _H36M_FROM_MPI17, _MPI17_FROM_MPI28
 from tests.datamodules.real_helpers import intrinsics, motion_m, project_cv, ring
 
 MPI28_OF_H36M = [_MPI17_FROM_MPI28[i] for i in _H36M_FROM_MPI17]
@@ -118,8 +118,8 @@ def test_bad_inputs(tmp_path):
 
 def test_real_fixture_reproduces_stored_2d(shared_data):
     fx = shared_data / "fixtures" / "mpi_inf_3dhp"
-    from datamodules.safe_pickle import load_npz, load_pickle
-    from geometry.skeletons import convert
+    from liftbench.datamodules.safe_pickle import load_npz, load_pickle
+    from liftbench.geometry.skeletons import convert
     for npz, cams in (("test_3dhp_train.npz", "cameras_train.pkl"),
                       ("test_3dhp_test.npz", "cameras_test.pkl")):
         d = load_npz(fx / npz)

@@ -1,6 +1,6 @@
 import json
 
-from bench.cli import main
+from liftbench.bench.cli import main
 
 
 def test_perf_datasets_without_fixtures(tmp_path, capsys):

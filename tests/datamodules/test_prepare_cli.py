@@ -1,6 +1,6 @@
 import pytest
 
-from bench.cli import main
+from liftbench.bench.cli import main
 from tests.datamodules.test_aspset import _write_release
 
 
@@ -37,8 +37,8 @@ def test_prepare_errors_are_one_clear_line(tmp_path, capsys):
 @pytest.mark.parametrize("name", ["h36m", "mpi_inf_3dhp", "sportspose", "aspset", "aist",
                                   "mads", "skipose", "worldpose"])
 def test_config_without_root_says_how_to_prepare(name):
-    from bench.config import compose
-    from bench.runner import build_datamodule
+    from liftbench.bench.config import compose
+    from liftbench.bench.runner import build_datamodule
 
     cfg = compose([f"data={name}"])
     with pytest.raises(ValueError, match=f"root.*is required.*liftbench data prepare {name}"):
@@ -46,15 +46,15 @@ def test_config_without_root_says_how_to_prepare(name):
 
 
 def test_humans71m_config_without_sources():
-    from bench.config import compose
-    from bench.runner import build_datamodule
+    from liftbench.bench.config import compose
+    from liftbench.bench.runner import build_datamodule
 
     with pytest.raises(ValueError, match="sources.*is required"):
         build_datamodule(compose(["data=humans71m"]))
 
 
 def test_every_dataset_is_registered():
-    from datamodules.registry import list_datamodules
+    from liftbench.datamodules.registry import list_datamodules
 
     assert {"h36m", "mpi_inf_3dhp", "sportspose", "aspset", "worldpose", "aist", "mads",
             "skipose", "humans71m"} <= set(list_datamodules())

@@ -1,10 +1,14 @@
 import numpy as np
 import pytest
 
-from datamodules.real.reader_helpers import check_person_scale, finite_segments, slice_record
-from datamodules.real.record_cache import load_record, save_record
-from datamodules.records import SequenceRecord
-from datamodules.registry import create_datamodule
+from liftbench.datamodules.real.reader_helpers import (
+    check_person_scale,
+    finite_segments,
+    slice_record,
+)
+from liftbench.datamodules.real.record_cache import load_record, save_record
+from liftbench.datamodules.records import SequenceRecord
+from liftbench.datamodules.registry import create_datamodule
 from tests.datamodules.real_helpers import motion_m
 
 

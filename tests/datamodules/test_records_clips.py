@@ -2,11 +2,11 @@ import numpy as np
 import pytest
 import torch
 
-from datamodules.clip_dataset import ClipDataset, clip_loader
-from datamodules.clips import build_clips, normalise_width, view_groups, window_indices
-from datamodules.flip import flip_batch
-from datamodules.records import SequenceRecord, group_synchronized
-from datamodules.synthetic.rigs import make_rig
+from liftbench.datamodules.clip_dataset import ClipDataset, clip_loader
+from liftbench.datamodules.clips import build_clips, normalise_width, view_groups, window_indices
+from liftbench.datamodules.flip import flip_batch
+from liftbench.datamodules.records import SequenceRecord, group_synchronized
+from liftbench.datamodules.synthetic.rigs import make_rig
 
 STAND = np.array([
     [0, 0, 0.95], [0, -0.12, 0.93], [0, -0.12, 0.5], [0, -0.12, 0.08], [0, 0.12, 0.93],

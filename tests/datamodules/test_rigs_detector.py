@@ -1,8 +1,19 @@
 import numpy as np
 import pytest
 
-from datamodules.synthetic.detector import NOISE_PRESETS, apply_detector, noise_preset, person_size
-from datamodules.synthetic.rigs import INTRINSICS, RIG_KINDS, intrinsics, look_at, make_rig
+from liftbench.datamodules.synthetic.detector import (
+    NOISE_PRESETS,
+    apply_detector,
+    noise_preset,
+    person_size,
+)
+from liftbench.datamodules.synthetic.rigs import (
+    INTRINSICS,
+    RIG_KINDS,
+    intrinsics,
+    look_at,
+    make_rig,
+)
 
 # A standing H36M-17 person (metres, Z up, facing +X) walking along +Y.
 STAND = np.array([

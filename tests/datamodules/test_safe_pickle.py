@@ -4,7 +4,7 @@ import pickle
 import numpy as np
 import pytest
 
-from datamodules.safe_pickle import UnsafePickleError, load_npz, load_pickle, loads_pickle
+from liftbench.datamodules.safe_pickle import UnsafePickleError, load_npz, load_pickle, loads_pickle
 
 
 class _Evil:

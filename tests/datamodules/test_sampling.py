@@ -1,6 +1,6 @@
 import pytest
 
-from datamodules.sampling import ShardedBatchSampler
+from liftbench.datamodules.sampling import ShardedBatchSampler
 
 
 @pytest.mark.parametrize("n, world", [(10, 1), (10, 2), (11, 2), (7, 3), (1, 2), (0, 2)])

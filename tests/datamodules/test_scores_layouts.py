@@ -5,10 +5,10 @@ import json
 import numpy as np
 import pytest
 
-from bench.cli import main
-from datamodules.keypoints import load_keypoints_file
-from datamodules.scores import normalise_scores
-from geometry.skeletons import convert
+from liftbench.bench.cli import main
+from liftbench.datamodules.keypoints import load_keypoints_file
+from liftbench.datamodules.scores import normalise_scores
+from liftbench.geometry.skeletons import convert
 from tests.datamodules.test_keypoints import H, W, _body25, _coco
 
 

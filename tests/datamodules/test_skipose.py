@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
 
-from datamodules.registry import create_datamodule
-from datamodules.skipose.reader import read_split
+from liftbench.datamodules.registry import create_datamodule
+from liftbench.datamodules.skipose.reader import read_split
 from tests.datamodules.real_helpers import look_at, motion_m
 
 h5py = pytest.importorskip("h5py")

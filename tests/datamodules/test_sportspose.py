@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 from scipy.spatial.transform import Rotation
 
-from datamodules.registry import create_datamodule
-from datamodules.sportspose.reader import IMAGE_SIZE, VIEW_CAMERAS, VIEWS, read_sportspose
-from geometry.skeletons import convert
+from liftbench.datamodules.registry import create_datamodule
+from liftbench.datamodules.sportspose.reader import IMAGE_SIZE, VIEW_CAMERAS, VIEWS, read_sportspose
+from liftbench.geometry.skeletons import convert
 from tests.datamodules.real_helpers import intrinsics, motion_m, project_cv, ring
 
 _COCO_FROM_H36M = [9, 10, 10, 10, 10, 11, 14, 12, 15, 13, 16, 4, 1, 5, 2, 6, 3]

@@ -4,10 +4,10 @@ import numpy as np
 import pytest
 import torch
 
-from datamodules.registry import create_datamodule
-from datamodules.synthetic import capture
-from datamodules.synthetic.capture import capture_take, iter_takes, resolve_motions
-from datamodules.synthetic.datamodule import SyntheticDataModule
+from liftbench.datamodules.registry import create_datamodule
+from liftbench.datamodules.synthetic import capture
+from liftbench.datamodules.synthetic.capture import capture_take, iter_takes, resolve_motions
+from liftbench.datamodules.synthetic.datamodule import SyntheticDataModule
 
 # batch of 8: the walk clip gives 15 training windows
 SMALL = dict(motions=["walk", "run"], subjects=2, cameras=3, frames=27, batch_size=8)
@@ -113,7 +113,7 @@ def test_single_view_batches(single):
 
 
 def test_cache_and_determinism(single, tmp_path, monkeypatch):
-    import datamodules.synthetic.datamodule as dmod
+    import liftbench.datamodules.synthetic.datamodule as dmod
 
     monkeypatch.setattr(dmod, "synthesize", lambda *a, **k: pytest.fail("cache not used"))
     t0 = time.perf_counter()
@@ -166,7 +166,7 @@ def test_random_split_registry_and_errors(tmp_path):
 
 
 def test_loaders_shard_and_reshuffle(single):
-    from datamodules.sampling import ShardedBatchSampler
+    from liftbench.datamodules.sampling import ShardedBatchSampler
 
     train = single.train_dataloader()
     assert isinstance(train.sampler, ShardedBatchSampler) and train.sampler.shuffle

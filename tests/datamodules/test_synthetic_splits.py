@@ -5,10 +5,10 @@ import itertools
 import numpy as np
 import pytest
 
-from datamodules.synthetic.capture import motion_label, resolve_motions
-from datamodules.synthetic.datamodule import CACHE_VERSION, SyntheticDataModule
-from datamodules.synthetic.motion import MOTION_GROUPS
-from datamodules.synthetic.splits import plan_split
+from liftbench.datamodules.synthetic.capture import motion_label, resolve_motions
+from liftbench.datamodules.synthetic.datamodule import CACHE_VERSION, SyntheticDataModule
+from liftbench.datamodules.synthetic.motion import MOTION_GROUPS
+from liftbench.datamodules.synthetic.splits import plan_split
 
 ALL = [motion_label(m) for m in resolve_motions("all")]
 

@@ -3,11 +3,11 @@
 import numpy as np
 import pytest
 
-from datamodules.synthetic import bodies, load_motion
-from datamodules.synthetic.augment import bone_vectors, standing_height
-from datamodules.synthetic.capture import Variant, draw_variant, iter_takes, perform
-from datamodules.synthetic.rigs import MIXED_RIGS
-from geometry.skeletons import H36M17
+from liftbench.datamodules.synthetic import bodies, load_motion
+from liftbench.datamodules.synthetic.augment import bone_vectors, standing_height
+from liftbench.datamodules.synthetic.capture import Variant, draw_variant, iter_takes, perform
+from liftbench.datamodules.synthetic.rigs import MIXED_RIGS
+from liftbench.geometry.skeletons import H36M17
 
 J = {n: i for i, n in enumerate(H36M17.joints)}
 PAIRS = [(c - 1, H36M17.flip[c] - 1) for c in range(1, 17) if H36M17.flip[c] != c]

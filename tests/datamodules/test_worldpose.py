@@ -2,9 +2,9 @@ import numpy as np
 import pytest
 from scipy.spatial.transform import Rotation
 
-from datamodules.registry import create_datamodule
-from datamodules.worldpose.reader import SMPLJoints, read_worldpose
-from geometry.skeletons import SMPL24, convert
+from liftbench.datamodules.registry import create_datamodule
+from liftbench.datamodules.worldpose.reader import SMPLJoints, read_worldpose
+from liftbench.geometry.skeletons import SMPL24, convert
 from tests.datamodules.real_helpers import look_at
 
 SEQ = "ARG_CRO_221657"

@@ -7,7 +7,7 @@ import warnings
 import numpy as np
 import pytest
 
-from geometry.calibration import (
+from liftbench.geometry.calibration import (
     CalibrationWarning,
     calibrate,
     dense_system,

@@ -7,8 +7,8 @@ import warnings
 import numpy as np
 import pytest
 
-from geometry.calibration import CalibrationWarning, calibrate, extrinsic_errors
-from geometry.cameras import camera_from_25d, camera_to_25d
+from liftbench.geometry.calibration import CalibrationWarning, calibrate, extrinsic_errors
+from liftbench.geometry.cameras import camera_from_25d, camera_to_25d
 from tests.geometry.scenes import make_scene
 
 SIZE = np.tile([1920.0, 1080.0], (4, 1))

@@ -5,7 +5,7 @@ import pytest
 import torch
 from scipy.spatial.transform import Rotation
 
-from geometry import (
+from liftbench.geometry import (
     camera_center,
     camera_to_25d,
     camera_to_world,

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from geometry.skeletons import (
+from liftbench.geometry.skeletons import (
     H36M17,
     JOINT_SETS,
     JointSet,

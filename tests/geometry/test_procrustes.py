@@ -2,8 +2,8 @@ import numpy as np
 import pytest
 import torch
 
-from geometry import kabsch, procrustes, similarity_align
-from geometry.procrustes import _rotation_horn, _rotation_svd
+from liftbench.geometry import kabsch, procrustes, similarity_align
+from liftbench.geometry.procrustes import _rotation_horn, _rotation_svd
 
 
 def ref_umeyama(a, b, w=None, scale=True):

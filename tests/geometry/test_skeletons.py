@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from geometry.skeletons import (
+from liftbench.geometry.skeletons import (
     CONVERSIONS,
     H36M17,
     bone_lengths,

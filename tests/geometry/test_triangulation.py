@@ -2,8 +2,8 @@ import numpy as np
 import pytest
 import torch
 
-import geometry
-from geometry import project, projection_matrix, triangulate, world_to_camera
+from liftbench import geometry
+from liftbench.geometry import project, projection_matrix, triangulate, world_to_camera
 
 K = np.array([[1000.0, 0.0, 640.0], [0.0, 1000.0, 360.0], [0.0, 0.0, 1.0]])
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from leaderboard.stats import bootstrap_ci
+from liftbench.leaderboard.stats import bootstrap_ci
 
 
 @pytest.mark.parametrize(("values", "level"), [

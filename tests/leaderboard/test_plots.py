@@ -4,12 +4,12 @@ import numpy as np
 import pytest
 from matplotlib.image import imread
 
-from bench.cli import main
-from leaderboard import plots
-from leaderboard.frames import records_frames, reported_frames
-from leaderboard.records import write_record
-from leaderboard.reported import load_reported
-from leaderboard.tables import build_table
+from liftbench.bench.cli import main
+from liftbench.leaderboard import plots
+from liftbench.leaderboard.frames import records_frames, reported_frames
+from liftbench.leaderboard.records import write_record
+from liftbench.leaderboard.reported import load_reported
+from liftbench.leaderboard.tables import build_table
 
 from .test_tables import fixed_records
 

@@ -5,7 +5,13 @@ import sys
 
 import pytest
 
-from leaderboard.records import SCHEMA_VERSION, RunRecord, read_record, read_records, write_record
+from liftbench.leaderboard.records import (
+    SCHEMA_VERSION,
+    RunRecord,
+    read_record,
+    read_records,
+    write_record,
+)
 
 
 def make(run_id="r1", **kw):
@@ -73,7 +79,7 @@ def test_bad_file_named(tmp_path):
 
 WRITER = """
 import sys
-from leaderboard.records import RunRecord, write_record
+from liftbench.leaderboard.records import RunRecord, write_record
 root, i = sys.argv[1], int(sys.argv[2])
 proto = dict(dataset="synthetic", split="s", source_2d="gt", frames=27, stride=27,
              flip_tta=True, joints_evaluated=list(range(17)), averaging="frame")

@@ -3,7 +3,7 @@ from pathlib import Path
 
 import pytest
 
-from leaderboard.reported import (
+from liftbench.leaderboard.reported import (
     KNOWN_METRICS,
     PROTOCOL_FIELDS,
     list_tables,

@@ -7,12 +7,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from leaderboard import records as records_module
-from leaderboard.frames import concat_frames, filter_runs, records_frames, reported_frames
-from leaderboard.records import RunRecord, read_records, write_record
-from leaderboard.reported import load_reported
-from leaderboard.stats import bootstrap_ci, paired_test, sign_flip_pvalue
-from leaderboard.tables import build_table, compare_rows
+from liftbench.leaderboard import records as records_module
+from liftbench.leaderboard.frames import concat_frames, filter_runs, records_frames, reported_frames
+from liftbench.leaderboard.records import RunRecord, read_records, write_record
+from liftbench.leaderboard.reported import load_reported
+from liftbench.leaderboard.stats import bootstrap_ci, paired_test, sign_flip_pvalue
+from liftbench.leaderboard.tables import build_table, compare_rows
 
 GOLDEN = Path(__file__).parent / "golden"
 PROTO = dict(dataset="synthetic", split="daily->sports", source_2d="gt", frames=27, stride=27,
@@ -220,7 +220,7 @@ def test_read_records_skips_vanished_file(tmp_path, monkeypatch):
 
 WRITER = """
 import sys
-from leaderboard.records import RunRecord, write_record
+from liftbench.leaderboard.records import RunRecord, write_record
 root, i = sys.argv[1], int(sys.argv[2])
 proto = dict(dataset="synthetic", split="s", source_2d="gt", frames=27, stride=27,
              flip_tta=True, joints_evaluated=list(range(17)), averaging="frame",
@@ -235,9 +235,9 @@ for k in range(15):
 
 READER = """
 import sys, time
-from leaderboard.records import read_records
-from leaderboard.frames import records_frames
-from leaderboard.tables import build_table
+from liftbench.leaderboard.records import read_records
+from liftbench.leaderboard.frames import records_frames
+from liftbench.leaderboard.tables import build_table
 root, seen, reads = sys.argv[1], 0, 0
 print("ready", flush=True)
 deadline = time.time() + 60
@@ -288,7 +288,7 @@ def test_sweep_trials_are_rows_and_seeds_merge():
 
 
 def test_table_cli(tmp_path, capsys, monkeypatch):
-    from bench.cli import main
+    from liftbench.bench.cli import main
 
     for r in fixed_records():
         write_record(r, tmp_path / "results")

@@ -6,7 +6,7 @@ import pytest
 import roma
 import torch
 
-from losses.canonical import (
+from liftbench.losses.canonical import (
     camera_loss,
     canonicalize_2d,
     cross_view_poses,
@@ -14,7 +14,7 @@ from losses.canonical import (
     loss_pass_agreement,
     view_losses,
 )
-from losses.reprojection import loss_reprojection_scale_free
+from liftbench.losses.reprojection import loss_reprojection_scale_free
 
 
 def _rig(b=2, v=3, t=4, j=17, seed=0):

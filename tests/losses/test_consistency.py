@@ -6,7 +6,7 @@ import pytest
 import roma
 import torch
 
-from losses.consistency import consistency_loss, view_pairs
+from liftbench.losses.consistency import consistency_loss, view_pairs
 
 
 def _seq(b=2, t=5, j=17, seed=0):

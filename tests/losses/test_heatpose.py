@@ -5,8 +5,8 @@ import math
 import pytest
 import torch
 
-from geometry.skeletons import H36M17
-from losses.heatpose import (
+from liftbench.geometry.skeletons import H36M17
+from liftbench.losses.heatpose import (
     HeatPoseGrid,
     decode_heatpose,
     gmm_components,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from losses.reprojection import (
+from liftbench.losses.reprojection import (
     loss_2d_weighted,
     loss_reprojection_scale_free,
     split_confidence,

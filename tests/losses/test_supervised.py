@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 import torch
 
-from losses.supervised import (
+from liftbench.losses.supervised import (
     limb_lengths,
     loss_limb_gt,
     loss_limb_var,

@@ -5,7 +5,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy.spatial.transform import Rotation
 
-from bench.metrics import functional as F
+from liftbench.bench.metrics import functional as F
 
 # ---------------------------------------------------------------- independent numpy references
 
@@ -291,7 +291,7 @@ def test_chunked_thread_pool_path_matches_reference(metric, monkeypatch):
 def test_perf_metrics_module_runs_and_agrees(capsys):
     import argparse
 
-    from bench.perf import metrics as perf
+    from liftbench.bench.perf import metrics as perf
 
     parser = argparse.ArgumentParser()
     perf.add_arguments(parser)

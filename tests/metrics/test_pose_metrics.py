@@ -9,9 +9,9 @@ import pytest
 import torch
 import torch.multiprocessing as mp
 
-from bench.evaluation import EVAL_METRICS, EvalMetrics
-from bench.metrics import functional as F
-from bench.metrics.pose import AUC, METRIC_CLASSES, MPJPE, PAMPJPE, PCK
+from liftbench.bench.evaluation import EVAL_METRICS, EvalMetrics
+from liftbench.bench.metrics import functional as F
+from liftbench.bench.metrics.pose import AUC, METRIC_CLASSES, MPJPE, PAMPJPE, PCK
 from tests._ddp_workers import free_port, metrics_data, metrics_reference, metrics_worker
 
 _data = metrics_data

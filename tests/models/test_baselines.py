@@ -2,9 +2,9 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from models import create_lifter, get_lifter_entry
-from models.simplebaseline import SimpleBaseline
-from models.videopose3d import VideoPose3D
+from liftbench.models import create_lifter, get_lifter_entry
+from liftbench.models.simplebaseline import SimpleBaseline
+from liftbench.models.videopose3d import VideoPose3D
 
 VP3D = {"videopose3d": 243, "videopose3d_27": 27, "videopose3d_81": 81}
 

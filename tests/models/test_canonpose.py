@@ -4,8 +4,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from models import create_lifter, get_lifter_entry
-from models.canonpose import CanonPoseLifter, rotate, rotation_matrix
+from liftbench.models import create_lifter, get_lifter_entry
+from liftbench.models.canonpose import CanonPoseLifter, rotate, rotation_matrix
 
 
 def _input(b=2, t=4, j=17, seed=0):

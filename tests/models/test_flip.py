@@ -4,9 +4,9 @@ import pytest
 import torch
 from torch import nn
 
-from geometry.skeletons import H36M17, flip_keypoints
-from models import create_lifter
-from models.flip import flip_average
+from liftbench.geometry.skeletons import H36M17, flip_keypoints
+from liftbench.models import create_lifter
+from liftbench.models.flip import flip_average
 
 
 class _Echo(nn.Module):

@@ -6,8 +6,8 @@ import pytest
 import roma
 import torch
 
-from losses.canonical import canonicalize_2d
-from models.fusion import CrossViewFusion
+from liftbench.losses.canonical import canonicalize_2d
+from liftbench.models.fusion import CrossViewFusion
 
 WRIST = 13
 

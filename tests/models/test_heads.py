@@ -3,8 +3,8 @@
 import pytest
 import torch
 
-from losses.heatpose import HeatPoseGrid, decode_heatpose, heatpose_ce, heatpose_target
-from models.heads import MAX_VOLUME_BINS, HeatPoseHead
+from liftbench.losses.heatpose import HeatPoseGrid, decode_heatpose, heatpose_ce, heatpose_target
+from liftbench.models.heads import MAX_VOLUME_BINS, HeatPoseHead
 
 
 @pytest.mark.parametrize(("mode", "shape"), [("factorised", (2, 5, 17, 3, 9)),

@@ -6,18 +6,18 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from geometry.skeletons import H36M17
-from models import create_lifter, get_lifter_entry
-from models.kasportsformer import AnatomyLayer, KASportsFormer, skeleton_adjacency
-from models.kasportsformer_anatomy import (
+from liftbench.geometry.skeletons import H36M17
+from liftbench.models import create_lifter, get_lifter_entry
+from liftbench.models.kasportsformer import AnatomyLayer, KASportsFormer, skeleton_adjacency
+from liftbench.models.kasportsformer_anatomy import (
     BONE_DISTAL,
     BONE_PROXIMAL,
     LIMB_GROUPS,
     LimbFusion,
     bone_tokens,
 )
-from models.kasportsformer_block import FormerBlock, Mlp
-from models.kasportsformer_mixers import (
+from liftbench.models.kasportsformer_block import FormerBlock, Mlp
+from liftbench.models.kasportsformer_mixers import (
     GraphMixer,
     NodeBatchNorm,
     TokenAttention,

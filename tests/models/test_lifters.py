@@ -3,10 +3,15 @@
 import pytest
 import torch
 
-from models import create_lifter, layers, list_lifters
-from models.layers import Attention
-from models.motionagformer import CONNECTIONS, GraphConv, knn_frame_adjacency, spatial_adjacency
-from models.motionbert import DualBlock
+from liftbench.models import create_lifter, layers, list_lifters
+from liftbench.models.layers import Attention
+from liftbench.models.motionagformer import (
+    CONNECTIONS,
+    GraphConv,
+    knn_frame_adjacency,
+    spatial_adjacency,
+)
+from liftbench.models.motionbert import DualBlock
 
 LIFTERS = list_lifters()
 # The trivial baselines (`models/trivial.py`) have no parameters and, for mean_pose, an output

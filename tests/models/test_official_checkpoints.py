@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 import torch
 
-from models import create_lifter, get_lifter_entry, load_official
-from models.official import (
+from liftbench.models import create_lifter, get_lifter_entry, load_official
+from liftbench.models.official import (
     family_of,
     liftbench_to_official,
     lifter_kwargs_for,

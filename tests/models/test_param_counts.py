@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from models import create_lifter, get_lifter_entry, list_lifters
+from liftbench.models import create_lifter, get_lifter_entry, list_lifters
 
 WITH_COUNTS = [n for n in list_lifters() if get_lifter_entry(n).paper_params]
 

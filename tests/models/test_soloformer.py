@@ -2,9 +2,9 @@
 
 import torch
 
-from geometry.skeletons import H36M17
-from models import create_lifter
-from models.soloformer import BODY_CHART, SoloBlock, relative_position_index
+from liftbench.geometry.skeletons import H36M17
+from liftbench.models import create_lifter
+from liftbench.models.soloformer import BODY_CHART, SoloBlock, relative_position_index
 
 
 def test_body_chart_is_mirror_symmetric_and_unique():
