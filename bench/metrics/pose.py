@@ -149,9 +149,26 @@ class SPAMPJPE(_GroupedMean):
 
 
 class MPJVE(_GroupedMean):
-    """Mean per-joint velocity error (first differences), millimetres per frame."""
+    """Mean per-joint velocity error (first differences), millimetres per frame.
+
+    Clips of one frame (a sequence-to-frame lifter evaluated on its centre frame) have no
+    velocity: they add nothing, so a run of only such clips reports NaN (not logged).
+    """
 
     error_kind = "mpjve"
+
+    def update(
+        self,
+        pred: torch.Tensor,
+        target: torch.Tensor,
+        mask: torch.Tensor | None = None,
+        groups: torch.Tensor | None = None,
+    ) -> None:
+        """Accumulate a batch of `(B, T, J, 3)` mm clips; nothing when T < 2."""
+        if pred.ndim == 4 and pred.shape[1] < 2:
+            _check_groups(groups, pred.shape[0], self.num_groups, self.total.device)
+            return
+        super().update(pred, target, mask=mask, groups=groups)
 
 
 class PCK(_GroupedMean):

@@ -9,7 +9,12 @@ from typing import Any
 import torch
 
 from liftbench.models.base import Lifter
+from liftbench.models.official import d3dp as d3dp_official
 from liftbench.models.official import kasportsformer, motionagformer, motionbert, videopose3d
+from liftbench.models.official import ktpformer as ktpformer_official
+from liftbench.models.official import mixste as mixste_official
+from liftbench.models.official import pstmo as pstmo_official
+from liftbench.models.official import stcformer as stcformer_official
 from liftbench.models.official.family import OfficialFamily, StateDict
 from liftbench.models.official.safe_load import official_weights, safe_torch_load
 from liftbench.models.registry import create_lifter
@@ -18,6 +23,11 @@ FAMILIES: dict[str, OfficialFamily] = {
     fam.name: fam
     for fam in (motionbert.FAMILY, motionagformer.FAMILY, kasportsformer.FAMILY, videopose3d.FAMILY)
 }
+FAMILIES[mixste_official.FAMILY.name] = mixste_official.FAMILY
+FAMILIES[ktpformer_official.FAMILY.name] = ktpformer_official.FAMILY
+for _fam in (stcformer_official.FAMILY, pstmo_official.FAMILY):  # bare state dicts
+    FAMILIES[_fam.name] = _fam
+FAMILIES[d3dp_official.FAMILY.name] = d3dp_official.FAMILY
 _BY_LIFTER = {lifter: fam for fam in FAMILIES.values() for lifter in fam.lifters}
 _SHOWN = 30
 
@@ -147,9 +157,12 @@ def load_official(name: str, checkpoint: Mapping[str, Any] | str | Path,
         name: registry name (`motionbert`, `motionagformer_xs`/`_s`/`_b`/`_l`,
             `kasportsformer`, `videopose3d`, `videopose3d_27`, `videopose3d_81`).
         checkpoint: the file the official training script saved (or that dict, loaded):
-            weights under `model_pos` (MotionBERT, VideoPose3D) or `model` (MotionAGFormer,
-            KASportsFormer), with or without `module.` prefixes; other entries are ignored.
-            Files are read with `torch.load(weights_only=True)`, numpy scalars allowed.
+            weights under `model_pos` (MotionBERT, VideoPose3D, MixSTE `mixste`, KTPFormer
+            `ktpformer`) or `model` (MotionAGFormer, KASportsFormer), with or without `module.`
+            prefixes; other entries (optimizer, a numpy `RandomState`...) are ignored.
+            STCFormer (`stcformer`, `stcformer_l`) and P-STMO (`pstmo`, `pstmo_s`) files are
+            the bare state dict. Files are read with `torch.load(weights_only=True)`, numpy
+            scalars, arrays and `RandomState`s allowed (`safe_load.py`).
         config: the official constructor arguments (a dict) or the official YAML file; keys
             not given take the paper configuration's values. Default: the paper configuration.
 
@@ -171,4 +184,6 @@ def official_checkpoint(name: str, state: Mapping[str, torch.Tensor]) -> dict[st
     """
     fam = family_of(name)
     weights = liftbench_to_official(name, state, data_parallel=fam.data_parallel)
-    return {fam.weights_keys[0]: {k: v.detach().clone() for k, v in weights.items()}}
+    weights = {k: v.detach().clone() for k, v in weights.items()}
+    # STCFormer and P-STMO save the bare state dict (no weights key)
+    return {fam.weights_keys[0]: weights} if fam.weights_keys else weights
