@@ -14,8 +14,10 @@ Formats (`load_keypoints_file` detects them from the path and the JSON structure
 - numpy: `.npy` `(T, J, 2|3)` or `(T, P, J, 2|3)` (P persons per frame, NaN-padded, as RTMLib
   batches), or `.npz` with `keypoints`/`pose2d` (+ optional `scores`, `image_size`, `joint_set`).
 
-- VideoPose3D 2D archives: `.npz` with pickled `positions_2d` + `metadata`
-  (`videopose3d_2d.py`; read without running pickled code).
+- VideoPose3D 2D archives: `.npz` with pickled `positions_2d` + `metadata`, Human3.6M layout
+  (`subject/action#camera` clips) or custom (`video`) (`videopose3d_2d.py`; read without running
+  pickled code). The metadata's `layout_name` is a label checked against the data: when they
+  contradict each other the data win and the result carries a note saying so.
 
 Scores are mapped to [0, 1] with one rule per file (`scores.normalise_scores`: percentages,
 logits, visibility flags and uncalibrated tiny scores are recognised). The joint set comes
@@ -35,7 +37,7 @@ from typing import Any
 import numpy as np
 
 from liftbench.datamodules.input_errors import read_json, reading
-from liftbench.datamodules.keypoint_layouts import CANDIDATES, choices, infer_layout
+from liftbench.datamodules.keypoint_layouts import CANDIDATES, choices, decide_layout
 from liftbench.datamodules.main_person import Frames, person_box, pick_main_person
 from liftbench.datamodules.safe_pickle import load_npz
 from liftbench.datamodules.scores import THRESHOLD, normalise_scores
@@ -49,11 +51,13 @@ _WHOLE_BODY = {133: ("coco_wholebody", 17), 136: ("halpe136", 26)}
 
 
 def _joint_set_for(frames: Frames, path: Path, joint_set: str | None,
-                   default: str | None) -> str:
-    """The file's joint set.
+                   default: str | None, label: str | None = None) -> tuple[str, str | None]:
+    """The file's joint set and a note when the file's own label was overruled.
 
     `joint_set` when given (checked against the count), else from the point count and, for
-    counts two orders share (17, 25), from the data (`keypoint_layouts.infer_layout`).
+    counts two orders share (17, 25), from the data (`keypoint_layouts.decide_layout`), which
+    `default` (the format's order) and `label` (an order the file's metadata claims) only
+    settle when the data cannot.
     """
     counts = {p.shape[0] for fr in frames for p in fr}
     if len(counts) > 1:
@@ -70,17 +74,21 @@ def _joint_set_for(frames: Frames, path: Path, joint_set: str | None,
             raise ValueError(
                 f"{path}: joint_set {joint_set!r} has {expected} joints, the file has {count}"
             )
-        return joint_set
+        return joint_set, None
+    if label is not None and get_joint_set(label).num_joints != count:
+        note = (f"{path}: the file's metadata says {label} ({get_joint_set(label).num_joints} "
+                f"points) but persons have {count}; the label is ignored")
+        return _joint_set_for(frames, path, None, default)[0], note
     if count in CANDIDATES:
         people = [p for fr in frames for p in fr]
-        return infer_layout(people, count, str(path), THRESHOLD,
-                            default if default in CANDIDATES[count] else None)
+        return decide_layout(people, count, str(path), THRESHOLD,
+                             default if default in CANDIDATES[count] else None, label)
     if count not in _BY_COUNT_DETECTOR:
         raise ValueError(
             f"{path}: cannot infer the joint set of {count} keypoints per person; pass "
             f"--joint-set (joint_set=) with one of: {', '.join(choices(count)) or 'none known'}"
         )
-    return _BY_COUNT_DETECTOR[count]
+    return _BY_COUNT_DETECTOR[count], None
 
 
 def _flat_person(values: Any, path: Path, where: str) -> np.ndarray:
@@ -208,7 +216,8 @@ def load_keypoints_file(
     Returns:
         `{"keypoints": (V, T, J, 3) px + confidence in [0, 1], "image_size": (V, 2) int,
         "joint_set": "h36m17" (or the file's set when `to_h36m=False`), "source_joint_set":
-        str, "score_scale": str (how the file's scores were read, `scores.normalise_scores`)}`;
+        str, "score_scale": str (how the file's scores were read, `scores.normalise_scores`),
+        "notes": [str] (e.g. a metadata joint order the data contradict; may be empty)}`;
         V = 1.
 
     Raises:
@@ -219,7 +228,7 @@ def load_keypoints_file(
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"2D keypoint file {path} not found")
-    tracks, stored_size, default = None, None, None
+    tracks, stored_size, default, label = None, None, None, None
     if path.is_dir():
         files = sorted(path.glob("*.json"))
         if not files:
@@ -228,6 +237,7 @@ def load_keypoints_file(
     elif path.suffix in (".npy", ".npz"):
         arr, extra = _read_numpy(path, video)
         joint_set = joint_set or (str(extra["joint_set"]) if "joint_set" in extra else None)
+        label = extra.get("joint_set_label")
         if "image_size" in extra:
             with reading(path, "image_size (W, H) pixels"):
                 stored_size = tuple(np.asarray(extra["image_size"]).reshape(-1, 2)[0])
@@ -277,7 +287,7 @@ def load_keypoints_file(
             f"{path}: no person with two or more keypoints scored above {THRESHOLD} in any "
             f"frame (scores: {scale}); nothing to lift"
         )
-    src = _joint_set_for(frames, path, joint_set, default)
+    src, note = _joint_set_for(frames, path, joint_set, default, label)
     kp = pick_main_person(frames, tracks, min_conf=THRESHOLD)
     if not (kp[..., 2] > 0).any():
         raise ValueError(
@@ -286,6 +296,7 @@ def load_keypoints_file(
         )
     out = _finish(path, kp[None], src, image_size or stored_size, to_h36m)
     out["score_scale"] = scale
+    out["notes"] = [note] if note else []
     return out
 
 

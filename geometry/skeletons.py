@@ -209,9 +209,12 @@ def flip_keypoints(
     _check_joints(x, js, "x")
     if not -x.shape[-1] <= axis < x.shape[-1]:
         raise ValueError(f"axis must index the last dimension of size {x.shape[-1]}, got {axis}")
-    out = x[..., _as_backend(x, js.flip_array), :]  # advanced indexing: already a copy
-    out[..., axis] = 2 * center - out[..., axis]
-    return out
+    out = x[..., _as_backend(x, js.flip_array), :]
+    # reflect by broadcasting (not by assigning into a slice): the same numbers, and a traced
+    # graph (`liftbench export`) keeps every leading dimension dynamic
+    sign, shift = np.ones(x.shape[-1]), np.zeros(x.shape[-1])
+    sign[axis], shift[axis] = -1.0, 2 * center
+    return out * _as_backend(x, sign) + _as_backend(x, shift)
 
 
 def bone_lengths(x: Array, joint_set: str | JointSet = "h36m17") -> Array:

@@ -33,7 +33,8 @@ def flip_average(model: nn.Module, x: torch.Tensor, joint_set: str = "h36m17") -
             f"{js.name!r}, got {shape}"
         )
     both = model(torch.cat([x, flip_keypoints(x, js)]))  # one batched call
-    pred, pred_mirrored = both.split(x.shape[0])
+    # slices, not `split(B)`: an ONNX export then keeps the batch size B dynamic
+    pred, pred_mirrored = both[: x.shape[0]], both[x.shape[0] :]
     if pred.shape[-2] != js.num_joints:
         raise ValueError(
             f"flip_average: the model returned {tuple(pred.shape)}, expected (B, T, "

@@ -38,8 +38,8 @@ def _add_bvh_options(q: argparse.ArgumentParser) -> None:
                    help="BVH joints for chosen H36M-17 joints, a JSON object such as "
                    '{"thorax": "Chest", "head": "Head_End"} (overrides the automatic mapping)')
     q.add_argument("--flavour", choices=("auto", *_bvh_flavours()), default="auto",
-                   help="BVH mapping: auto = by hierarchy and rest pose (names as hints), or "
-                   "one fixed name table (default: auto)")
+                   help="BVH mapping: auto = by hierarchy and a standing pose (names as "
+                   "hints), or one fixed name table (default: auto)")
 
 
 def _bvh_flavours() -> list[str]:

@@ -28,8 +28,8 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
                    help="the file's skeleton when the data cannot say it (e.g. coco17, h36m17, "
                    "body25, body25b)")
     p.add_argument("--video", default=None, metavar="NAME",
-                   help="the video of a VideoPose3D 2D archive that holds several "
-                   "(NAME#k: camera k)")
+                   help="the clip of a VideoPose3D 2D archive that holds several: "
+                   "SUBJECT/ACTION#k (Human3.6M layout, camera k) or VIDEO (custom layout)")
     p.add_argument("--image-size", type=int, nargs=2, metavar=("W", "H"), default=None,
                    help="image size in pixels when the file does not store it")
     p.add_argument("--out", type=Path, default=None,
@@ -72,6 +72,8 @@ def _run(args: argparse.Namespace) -> int:
     v, t = result["pose3d"].shape[:2]
     print(f"lifted {v} view(s) x {t} frames with {result['lifter']} "
           f"(flip TTA {'on' if result['flip_tta'] else 'off'})")
+    for note in result.get("notes", []):
+        print(f"note: {note}")
     conf = result.get("confidence")
     if conf:
         print(f"confidence: {conf['scale']}; {conf['below_threshold']} of {conf['joints']} "

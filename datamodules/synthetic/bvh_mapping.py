@@ -4,14 +4,18 @@ Mapping to H36M-17: by joint names, per flavour (`NAME_MAPS`: CMU/cgspeed, Mixam
 `mixamorig…:` prefix, generic Hips/Spine/LeftUpLeg/…), auto-detected, with a user `name_map`
 overriding entries; names are compared case- and punctuation-insensitively after dropping a
 namespace prefix. Head top falls back to the nose joint's End Site. The default flavour
-`"auto"` maps by hierarchy topology and rest pose instead (`bvh_topology.py`), names as hints.
+`"auto"` maps by hierarchy topology and a standing pose instead (`bvh_topology.py`), names
+as hints.
 H36M bones that span several BVH joints (CMU thorax→nose runs through Neck and Neck1) are not
 rigid in the source, so after mapping each bone keeps its per-frame direction and gets its
 median length over the file's frames (`augment.set_bone_lengths`): bone lengths are constant
 over time, and bones that are rigid in the source are unchanged.
 
-Units: `unit="auto"` takes the candidate of `UNITS` that makes the rest pose's largest extent
-(standing height or T-pose span) closest to 1.7 m; CMU files use 1/0.45 inch (0.056444 m).
+Units: `unit="auto"` takes the candidate of `UNITS` that makes the body's largest extent
+(standing height or T-pose span of the pelvis and below, in the mapping's reference pose)
+closest to 1.7 m; CMU files use 1/0.45 inch (0.056444 m). Up axis: `up="auto"` takes Y or Z,
+whichever the pelvis→thorax direction is closest to on average over the frames (or, for a
+take mostly lying, in the reference pose); the output is Z up either way.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ from scipy.spatial.transform import Rotation
 from liftbench.datamodules.synthetic.augment import bone_vectors, set_bone_lengths
 from liftbench.datamodules.synthetic.bvh import (
     Bvh,
+    bvh_positions,
     forward_kinematics,
     local_transforms,
     read_bvh,
@@ -177,14 +182,23 @@ def map_bvh(bvh: Bvh, flavour: str = "auto",
 
 def describe_bvh(bvh: Bvh, flavour: str = "auto", name_map: dict[str, str] | None = None,
                  unit: str = "auto") -> str:
-    """A report of how `bvh` maps to H36M-17 (`liftbench data show-bvh`)."""
+    """A report of how `bvh` maps to H36M-17 (`liftbench data show-bvh`).
+
+    The unit and up axis found, each H36M joint's BVH joint with its parents, and how the
+    ambiguous choices were made (reference pose, sides, hints, virtual head top).
+    """
     smap = map_bvh(bvh, flavour, name_map)
-    unit = infer_unit(bvh) if unit == "auto" else unit
+    unit = infer_unit(bvh, smap) if unit == "auto" else unit
     names = smap.bvh.names
+    index = [smap.joints[j] for j in H36M17.joints]
+    try:
+        up = repr(infer_up(bvh, bvh_positions(smap.bvh)[:, index], smap.up))
+    except ValueError as err:
+        up = f"unknown ({str(err).split('; ')[0].split(': ', 1)[-1]})"
     lines = [
         f"{bvh.source}: {len(bvh.joints)} joints (incl. End Sites), {bvh.num_frames} frames "
         f"at {bvh.fps:g} Hz; names look {detect_flavour(bvh.names)!r}; unit {unit!r} "
-        f"({UNITS[unit]:g} m per file unit); mapping by {smap.method}",
+        f"({UNITS[unit]:g} m per file unit); up {up}; mapping by {smap.method}",
     ]
     for joint in H36M17.joints:
         k = smap.joints[joint]
@@ -202,16 +216,59 @@ def _ancestors(bvh: Bvh, k: int) -> list[int]:
     return out
 
 
-def infer_unit(bvh: Bvh) -> str:
-    """The `UNITS` key making the rest pose's largest extent closest to 1.7 m."""
+def infer_unit(bvh: Bvh, smap: SkeletonMap | None = None) -> str:
+    """The `UNITS` key making the body's largest extent closest to 1.7 m.
+
+    The body is the mapped pelvis and everything below it (a static root far from the body
+    does not count), in the mapping's reference pose (`SkeletonMap.pose`: the rest pose, or
+    a frame when the rest pose is not upright); without a map, all joints in the rest pose.
+    """
     rest = forward_kinematics(
         bvh.parents, [Rotation.identity(1)] * len(bvh.joints),
         np.stack([j.offset for j in bvh.joints])[None],
     )[0]
-    extent = float(np.ptp(rest, axis=0).max())
+    body = np.arange(len(bvh.joints))
+    if smap is not None:
+        rest = rest if smap.pose is None else smap.pose
+        kids: dict[int, list[int]] = {}
+        for k, j in enumerate(bvh.joints):
+            kids.setdefault(j.parent, []).append(k)
+        body, stack = [], [smap.joints["pelvis"]]
+        while stack:
+            body.append(stack.pop())
+            stack.extend(kids.get(body[-1], []))
+    extent = float(np.ptp(rest[body], axis=0).max())
     if extent <= 0:
         raise ValueError(f"{bvh.source}: the rest pose has zero size; pass unit explicitly")
     return min(UNITS, key=lambda u: abs(np.log(extent * UNITS[u] / _TYPICAL_HEIGHT)))
+
+
+def infer_up(bvh: Bvh, joints: np.ndarray, pose_up: np.ndarray | None = None) -> str:
+    """`"y"` or `"z"`: the file axis the body's pelvis→thorax direction is closest to.
+
+    The mean over the frames decides when it points mostly (>= 0.5) up Y or Z; otherwise (a
+    take spent lying or tumbling) the up direction of the mapping's reference pose does.
+
+    Args:
+        bvh: the file (for messages).
+        joints: `(T, 17, 3)` H36M-17 joints in file axes.
+        pose_up: `(3,)` up of the reference pose (`SkeletonMap.up`), or None.
+
+    Raises:
+        ValueError: neither points up Y or Z (pass `up` explicitly).
+    """
+    trunk = joints[:, H36M17.joints.index("thorax")] - joints[:, H36M17.joints.index("pelvis")]
+    mean = (trunk / np.maximum(np.linalg.norm(trunk, axis=-1, keepdims=True), 1e-300)).mean(0)
+    for vec, least in ((mean, 0.5), (pose_up, 0.0)):
+        if vec is None:
+            continue
+        axis = int(np.argmax(np.abs(vec)))
+        if axis > 0 and vec[axis] > least:
+            return "xyz"[axis]
+    axis = int(np.argmax(np.abs(mean)))
+    raise ValueError(f"{bvh.source}: cannot tell the up axis (the trunk points along "
+                     f"{'-' if mean[axis] < 0 else '+'}{'XYZ'[axis]} on average); pass "
+                     "up='y' or up='z'")
 
 
 def bvh_to_h36m(
@@ -219,7 +276,7 @@ def bvh_to_h36m(
     fps: float | None = None,
     name_map: dict[str, str] | None = None,
     unit: str | float = "auto",
-    up: str = "y",
+    up: str = "auto",
     flavour: str = "auto",
 ) -> tuple[np.ndarray, float]:
     """H36M-17 joints of a parsed BVH file.
@@ -231,8 +288,9 @@ def bvh_to_h36m(
         name_map: H36M joint → BVH joint overrides (see `resolve_name_map`).
         unit: `"auto"`, a key of `UNITS` (`"m"`, `"cm"`, `"mm"`, `"inch"`, `"cmu"`) or metres
             per file unit.
-        up: the file's up axis, `"y"` (BVH default; turned to Z up by a proper rotation) or
-            `"z"` (kept).
+        up: the file's up axis, `"y"` (BVH default; turned to Z up by a proper rotation),
+            `"z"` (kept) or `"auto"`: the axis the pelvis→thorax direction is closest to on
+            average over the frames, else in the reference pose (`infer_up`).
         flavour: name-map flavour (`"auto"`, `"cmu"`, `"mixamo"`, `"generic"`).
 
     Returns:
@@ -242,20 +300,21 @@ def bvh_to_h36m(
         ValueError: bad `unit` / `up` / `fps`, unmapped joints, or an H36M bone of zero length
             (two H36M joints on the same point: pass a `name_map`).
     """
-    if up not in ("y", "z"):
-        raise ValueError(f"up must be 'y' or 'z', got {up!r}")
+    if up not in ("auto", "y", "z"):
+        raise ValueError(f"up must be 'auto', 'y' or 'z', got {up!r}")
     if isinstance(unit, str):
         if unit != "auto" and unit not in UNITS:
             raise ValueError(f"unit must be 'auto', one of {sorted(UNITS)} or a number, "
                              f"got {unit!r}")
-        scale = UNITS[infer_unit(bvh) if unit == "auto" else unit]
-    else:
-        scale = float(unit)
-        if not scale > 0:
-            raise ValueError(f"unit (metres per file unit) must be > 0, got {unit}")
+    elif not float(unit) > 0:
+        raise ValueError(f"unit (metres per file unit) must be > 0, got {unit}")
     if fps is not None and not fps > 0:
         raise ValueError(f"fps must be > 0, got {fps}")
     smap = map_bvh(bvh, flavour, name_map)
+    if isinstance(unit, str):
+        scale = UNITS[infer_unit(bvh, smap) if unit == "auto" else unit]
+    else:
+        scale = float(unit)
     bvh, mapping = smap.bvh, smap.joints
     index = np.array([mapping[j] for j in H36M17.joints])
     rots, trans = local_transforms(bvh)
@@ -272,6 +331,8 @@ def bvh_to_h36m(
         raw = forward_kinematics(bvh.parents, rots, trans)[:, index]
         rate = float(fps)
     joints = set_bone_lengths(raw, lengths) * scale
+    if up == "auto":
+        up = infer_up(bvh, joints, smap.up)
     if up == "y":
         joints = joints @ Y_UP_TO_Z_UP.T
     return joints, rate

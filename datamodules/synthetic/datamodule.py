@@ -36,6 +36,8 @@ from liftbench.datamodules.synthetic.splits import PROTOCOLS, SplitPlan, plan_sp
 
 # Bump when the generated arrays change meaning, so stale caches are not reused.
 CACHE_VERSION = 2
+# Version of the BVH -> H36M-17 mapping (`bvh_topology`), in the cache key of BVH motions only.
+BVH_MAPPER_VERSION = 2
 
 
 @register_datamodule("synthetic")
@@ -74,8 +76,8 @@ class SyntheticDataModule(ClipDataModule):
         cache_dir: cache root (default `clip_datamodule.default_cache_dir("synthetic")`).
         bvh_map: for BVH motions, H36M joint → BVH joint overrides: a dict or the path of a
             JSON file holding one (see `bvh_mapping.map_bvh`).
-        flavour: how BVH motions are mapped: `"auto"` (hierarchy topology and rest pose,
-            names as hints) or a name table of `bvh_mapping.NAME_MAPS` (`"cmu"`, `"mixamo"`,
+        flavour: how BVH motions are mapped: `"auto"` (hierarchy topology and a standing
+            pose, names as hints) or a name table of `bvh_mapping.NAME_MAPS` (`"cmu"`, `"mixamo"`,
             `"generic"`).
     """
 
@@ -137,6 +139,10 @@ class SyntheticDataModule(ClipDataModule):
         bvh_options = bvh_motion_options(bvh_map, flavour)
         if bvh_options != {"flavour": "auto"}:  # older caches keep their keys
             self.config["bvh"] = bvh_options
+        if any(str(m).lower().endswith(".bvh") for m in self.config["motions"]):
+            # takes from BVH files are rebuilt when the topology mapping changes (older
+            # mappings read some hierarchies differently, and Z-up files as Y-up)
+            self.config["bvh_mapper"] = BVH_MAPPER_VERSION
         self.split = split
 
     def cache_config(self) -> dict[str, Any]:

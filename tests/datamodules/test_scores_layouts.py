@@ -105,7 +105,7 @@ def test_videopose3d_custom_archive(tmp_path):
     two = tmp_path / "two.npz"
     np.savez_compressed(two, positions_2d={"a": {"custom": [coco[..., :2]]},
                                            "b": {"custom": [coco[::-1, :, :2]]}}, metadata=meta)
-    with pytest.raises(ValueError, match="holds 2 videos \\(a, b\\).*--video"):
+    with pytest.raises(ValueError, match="holds 2 clips \\(a#0, b#0\\).*--video"):
         load_keypoints_file(two, image_size=(W, H))
     b = load_keypoints_file(two, image_size=(W, H), video="b")
     np.testing.assert_allclose(b["keypoints"][0, 0, :, :2], out["keypoints"][0, -1, :, :2])
