@@ -1,6 +1,7 @@
 """`liftbench reproduce CLAIM`: one command per paper claim, over seeds, with a paired test.
 
-A claim is a YAML file under `bench/configs/experiment/claims/` (`list_claims()`):
+A claim is a YAML file under `experiment/claims/` of a config folder (`list_claims()`; the
+user's `--config-dir` folders first, then the packaged `bench/configs/`):
 
 ```yaml
 claim: what the paper says, in one line      # printed with the verdict
@@ -20,11 +21,24 @@ comparisons:                                  # "better" must have the lower val
 A side of a comparison is `RUN` (the comparison's `metric`) or `RUN:METRIC` (any record metric;
 `{last}` is the highest `iter<k>` the record holds). For each comparison the per-seed pairs are
 tested with a one-sided paired t-test (H1: better < worse); with n seeds an exact sign-flip test
-cannot go below 2^-n (0.125 for 3 seeds), so the t-test is the one that can reach p < 0.05. The
-verdict is "reproduced" when every comparison has p < `alpha` and a positive mean gain.
+cannot go below 2^-n (0.125 for 3 seeds), so the t-test is the one that can reach p < 0.05.
+
+Every comparison is gated by the trivial baseline `copy_2d` (the detected 2D with zero depth;
+no parameters, so its "fit" only fits statistics and tests): for each distinct test set of the
+claim's runs (a record's `protocol.cache_key`: data config, split, T and data seed) one
+`copy_2d` run on the same data overrides lands in `OUT/results/copy_2d`. A run's *ratio* is its
+mean metric over seeds divided by `copy_2d`'s on the same test sets (paired by seed); the
+metric is the comparison side's when `copy_2d` has it, else the claim's `metric`, else `mpjpe`
+(the output names it). A comparison any of whose runs has a ratio above `GATE` (0.6) is
+*inconclusive (under-trained)*: models that barely beat copying their input say nothing about
+the methods compared. The verdict is "reproduced" when every comparison passes the gate, has
+p < `alpha` and a positive mean gain; "not reproduced" when a comparison that passes the gate
+fails the test; else "inconclusive". `copy_2d`'s error depends on the seed (the synthetic
+capture draws its bodies, rigs and split from it), hence one run per seed.
 
 Runs land in `OUT/runs`, records in `OUT/results/<run>`; `--reuse` skips a (run, seed) whose
-record is already there, so an interrupted reproduction continues where it stopped.
+record is already there (and a `copy_2d` run whose test set is), so an interrupted
+reproduction continues where it stopped.
 """
 
 from __future__ import annotations
@@ -41,13 +55,23 @@ from typing import Any
 import numpy as np
 from omegaconf import OmegaConf
 
-CLAIMS_DIR = Path(__file__).parent / "configs" / "experiment" / "claims"
+from liftbench.leaderboard.gate import BASELINE, UNDER_TRAINED
+
+CLAIMS = ("experiment", "claims")  # below every config folder (`--config-dir`, packaged)
 _ITER = re.compile(r"^iter(\d+)/")
+# the gate's trivial baseline (also its results folder's name); a comparison is under-trained
+# when one of its runs' metric > GATE x copy_2d's on the same test set and seed
+GATE = UNDER_TRAINED
+# override keys that do not define the test set: the baseline run drops them (and uses
+# `model=copy_2d regime=supervised`, which evaluates single- and multi-view test sets alike)
+_MODEL_KEYS = ("model", "size", "lifter", "regime", "init_from", "ckpt_path")
 
 
 def list_claims() -> list[str]:
-    """Names of the packaged claims."""
-    return sorted(p.stem for p in CLAIMS_DIR.glob("*.yaml"))
+    """Names of the claims in the config folders (the user's first, then the packaged ones)."""
+    from liftbench.bench.config import config_files
+
+    return list(config_files(*CLAIMS))
 
 
 @dataclass
@@ -66,11 +90,15 @@ class Claim:
 
 def load_claim(name_or_path: str) -> Claim:
     """Read and check a claim (a packaged name or a YAML path)."""
+    from liftbench.bench.config import config_dirs, find_config
+
     path = Path(name_or_path)
     if not path.suffix:
-        path = CLAIMS_DIR / f"{name_or_path}.yaml"
+        path = find_config(*CLAIMS, f"{name_or_path}.yaml") or path
     if not path.is_file():
-        raise ValueError(f"unknown claim {name_or_path!r}; packaged: {', '.join(list_claims())}")
+        searched = ", ".join(str(d.joinpath(*CLAIMS)) for d in config_dirs())
+        raise ValueError(f"unknown claim {name_or_path!r}; available: "
+                         f"{', '.join(list_claims())} (searched: {searched})")
     raw = OmegaConf.to_container(OmegaConf.load(path), resolve=True)
     if not isinstance(raw, dict):
         raise ValueError(f"{path}: a claim file must hold a mapping")
@@ -84,6 +112,9 @@ def load_claim(name_or_path: str) -> Claim:
                 name)):
             raise ValueError(f"{path}: run {name!r} starts from {src!r}, which is not an "
                              "earlier run")
+    if BASELINE in runs:
+        raise ValueError(f"{path}: the run name {BASELINE!r} is reserved for the automatic "
+                         "baseline of every claim; rename the run")
     comparisons = [dict(c) for c in raw["comparisons"]]
     for c in comparisons:
         for side in ("better", "worse"):
@@ -105,12 +136,49 @@ def _evaluators() -> dict[str, Callable[..., dict[str, float]]]:
 def _checkpoint(out: Path, record: Path) -> Path:
     from liftbench.leaderboard.records import read_record
 
-    return out / "runs" / read_record(record).run_id / "checkpoints" / "best.ckpt"
+    rec = read_record(record)
+    if rec.checkpoint:
+        return Path(rec.checkpoint)
+    return out / "runs" / rec.run_id / "checkpoints" / "best.ckpt"  # records before the field
 
 
 def evaluation_path(out: Path, record: Path) -> Path:
     """Where a run's extra evaluation is kept (beside, not among, the records)."""
     return out / "evaluations" / record.parent.name / record.name
+
+
+def baseline_overrides(claim: Claim, run: str, overrides: Sequence[str] = ()) -> list[str]:
+    """The overrides of the `copy_2d` run on the test set of `run`.
+
+    The claim's base, the run's and the user's overrides without those of the model, the regime
+    and the starting checkpoint (`_MODEL_KEYS`), then `model=copy_2d regime=supervised`.
+    """
+    keep = [str(o) for o in (*claim.base, *claim.runs[run].get("overrides", []), *overrides)
+            if str(o).split("=", 1)[0].lstrip("+~").split(".", 1)[0] not in _MODEL_KEYS]
+    return [*keep, f"model={BASELINE}", "regime=supervised"]
+
+
+def evaluation_set(record: Path) -> str:
+    """What identifies a record's test clips.
+
+    Its `protocol.cache_key` (data config, split, T, data seed), or, for data without a clip
+    cache, its protocol and seed as JSON.
+    """
+    from liftbench.leaderboard.records import read_record
+
+    rec = read_record(record)
+    key = rec.protocol.get("cache_key")
+    if key:
+        return str(key)
+    proto = {k: v for k, v in rec.protocol.items() if k != "train_on"}
+    return json.dumps({"protocol": proto, "seed": rec.seed}, sort_keys=True, default=str)
+
+
+def baseline_records(out: Path) -> dict[str, Path]:
+    """`{test set: record}` of the `copy_2d` runs in `OUT/results/copy_2d` (`evaluation_set`)."""
+    folder = out / "results" / BASELINE
+    return {evaluation_set(p): p for p in sorted(folder.glob("*.json"))} if folder.is_dir() \
+        else {}
 
 
 def run_claim(claim: Claim, out: Path, seeds: Sequence[int], overrides: Sequence[str] = (),
@@ -119,7 +187,9 @@ def run_claim(claim: Claim, out: Path, seeds: Sequence[int], overrides: Sequence
     """Every run of the claim for every seed; returns `{(run, seed): record path}`.
 
     A run with `evaluate: NAME` is also measured by that evaluator after its fit (once; kept
-    in `OUT/evaluations/<run>/`), and its metrics join the record's in the comparisons.
+    in `OUT/evaluations/<run>/`), and its metrics join the record's in the comparisons. After
+    a run whose test set (`evaluation_set`) no `copy_2d` run has measured yet, `copy_2d` is run
+    on it (`baseline_overrides`; records in `OUT/results/copy_2d`, found by `baseline_records`).
     """
     from liftbench.bench.config import compose
     from liftbench.leaderboard.records import read_record
@@ -127,6 +197,8 @@ def run_claim(claim: Claim, out: Path, seeds: Sequence[int], overrides: Sequence
     if fit is None:
         from liftbench.bench.runner import run_fit as fit
     records: dict[tuple[str, int], Path] = {}
+    baselines = baseline_records(out) if reuse else {}
+    tried: set[str] = set()  # test sets a copy_2d run was started for
     plan = [(seed, name) for seed in seeds for name in claim.runs]
     for k, (seed, name) in enumerate(plan, 1):
         run = claim.runs[name]
@@ -162,6 +234,27 @@ def run_claim(claim: Claim, out: Path, seeds: Sequence[int], overrides: Sequence
                                                                                       seed)]))
                 target.parent.mkdir(parents=True, exist_ok=True)
                 target.write_text(json.dumps(metrics, indent=1))
+        key = evaluation_set(records[(name, seed)])
+        if key not in baselines and key not in tried:
+            tried.add(key)
+            served = {read_record(p).seed for p in baselines.values()}
+            tag = f"-s{seed}" if seed not in served else f"-s{seed}-{name}"
+            print(f"\n[{k}/{len(plan)}] {claim.name}: {BASELINE} on the test set of {name}, "
+                  f"seed {seed}", flush=True)
+            started = time.time()
+            path = fit(compose([*baseline_overrides(claim, name, overrides),
+                                f"output_dir={out / 'runs'}",
+                                f"results_dir={out / 'results' / BASELINE}",
+                                f"run_name={claim.name}-{BASELINE}{tag}", f"seed={seed}"]))
+            if path is None:
+                raise RuntimeError(f"{claim.name}: {BASELINE} (seed {seed}) wrote no record")
+            baselines[evaluation_set(Path(path))] = Path(path)
+            print(f"{claim.name}: {BASELINE}, seed {seed}: {time.time() - started:.0f} s",
+                  flush=True)
+            if key not in baselines:
+                print(f"warning: {claim.name}: the {BASELINE} run {Path(path).name} did not "
+                      f"reproduce the test set of {name} (seed {seed}); that run has no gate",
+                      flush=True)
     return records
 
 
@@ -221,24 +314,87 @@ def paired_one_sided(better: dict[int, float], worse: dict[int, float]) -> dict[
     return out
 
 
+def gate(claim: Claim, side: str, records: dict[tuple[str, int], Path],
+         seeds: Sequence[int]) -> dict[str, Any]:
+    """One comparison side's run against `copy_2d` on the same test set and seed.
+
+    The metric is the side's (`RUN:METRIC`, or the claim's `metric`) when `copy_2d` has it,
+    else the claim's `metric`, else `mpjpe`.
+
+    Returns:
+        `{"run", "metric", "value" (the run's mean over seeds), "copy_2d" (copy_2d's mean on the
+        same test sets), "ratio" (value / copy_2d, over the seeds that have both; NaN without
+        a copy_2d run), "per_seed" ({seed: ratio}), "under_trained" (ratio > GATE)}`.
+    """
+    run, _, metric = side.partition(":")
+    chosen: str | None = None
+    mine, base, ratios = [], [], {}
+    indexes: dict[Path, dict[str, Path]] = {}
+    for s in seeds:
+        if (run, s) not in records:
+            continue
+        record = records[(run, s)]
+        out = record.parent.parent.parent
+        if out not in indexes:
+            indexes[out] = baseline_records(out)
+        found = indexes[out].get(evaluation_set(record))
+        if found is None:
+            continue
+        a, b = run_metrics(record), run_metrics(found)
+        if chosen is None:
+            chosen = next((m for m in (metric or claim.metric, claim.metric, "mpjpe")
+                           if math.isfinite(_value(a, m)) and math.isfinite(_value(b, m))),
+                          None)
+            if chosen is None:
+                continue
+        va, vb = _value(a, chosen), _value(b, chosen)
+        if math.isfinite(va) and math.isfinite(vb) and vb > 0:
+            mine.append(va)
+            base.append(vb)
+            ratios[s] = va / vb
+    ratio = float(np.mean(mine) / np.mean(base)) if ratios else math.nan
+    return {"run": run, "metric": chosen or (metric or claim.metric),
+            "value": float(np.mean(mine)) if mine else math.nan,
+            "copy_2d": float(np.mean(base)) if base else math.nan, "ratio": ratio,
+            "per_seed": ratios, "under_trained": bool(ratio > GATE)}
+
+
 def summarise(claim: Claim, records: dict[tuple[str, int], Path], seeds: Sequence[int],
               alpha: float = 0.05) -> dict[str, Any]:
-    """Per-run means and the comparisons' tests; `reproduced` when all pass."""
-    rows = {}
+    """Per-run means and gates, the comparisons' tests and gates, and the verdict.
+
+    `verdict` is "reproduced" when every comparison passes the gate (`gate`) and its test;
+    "not reproduced" when a comparison that passes the gate fails its test; else "inconclusive
+    (under-trained)" (or "inconclusive (no copy_2d)" when a run has no `copy_2d` on its test
+    set). `reproduced` is `verdict == "reproduced"`.
+    """
+    rows, gates = {}, {}
     for name in claim.runs:
         per_seed = {s: run_metrics(records[(name, s)]) for s in seeds if (name, s) in records}
         keys = sorted({claim.metric, "pa_mpjpe", "mpjpe"} & set().union(*per_seed.values()))
         rows[name] = {k: _mean_ci([m.get(k, math.nan) for m in per_seed.values()]) for k in keys}
+        gates[name] = gate(claim, name, records, seeds)
     tests = []
     for c in claim.comparisons:
         res = paired_one_sided(side_values(claim, c["better"], records, seeds),
                                side_values(claim, c["worse"], records, seeds))
+        sides = [gate(claim, c[k], records, seeds) for k in ("better", "worse")]
+        inconclusive = ("under-trained" if any(g["under_trained"] for g in sides) else
+                        f"no {BASELINE}" if any(not math.isfinite(g["ratio"]) for g in sides)
+                        else None)
         res.update(better_side=c["better"], worse_side=c["worse"],
-                   metric=claim.metric, holds=bool(res["p"] < alpha and res["gain"] > 0))
+                   metric=claim.metric, holds=bool(res["p"] < alpha and res["gain"] > 0),
+                   gate=sides, inconclusive=inconclusive)
         tests.append(res)
+    if any(not t["holds"] and not t["inconclusive"] for t in tests) or not tests:
+        verdict = "not reproduced"
+    else:
+        reasons = sorted({t["inconclusive"] for t in tests if t["inconclusive"]})
+        verdict = f"inconclusive ({', '.join(reasons)})" if reasons else "reproduced"
     return {"claim": claim.name, "statement": claim.claim, "paper": claim.paper,
-            "seeds": list(seeds), "runs": rows, "comparisons": tests, "alpha": alpha,
-            "reproduced": bool(tests) and all(t["holds"] for t in tests)}
+            "seeds": list(seeds), "runs": rows, "gates": gates, "gate_threshold": GATE,
+            "comparisons": tests, "alpha": alpha, "verdict": verdict,
+            "reproduced": verdict == "reproduced"}
 
 
 def _mean_ci(values: Sequence[float]) -> list[float]:
@@ -253,28 +409,50 @@ def _mean_ci(values: Sequence[float]) -> list[float]:
                                    / math.sqrt(len(v)))]
 
 
+def _ratio(g: dict[str, Any]) -> str:
+    """A gate's ratio as the tables show it: `0.94×`, flagged when under-trained."""
+    if not math.isfinite(g["ratio"]):
+        return f"– (no {BASELINE})"
+    return f"{g['ratio']:.2f}×" + (" under-trained" if g["under_trained"] else "")
+
+
 def render(summary: dict[str, Any]) -> str:
-    """The summary as markdown: per-run means ± 95% CI, then each comparison's test."""
+    """The summary as markdown.
+
+    Per-run means ± 95% CI and ratio to `copy_2d`, then each comparison's test and gate, then
+    the verdict.
+    """
     lines = [f"## {summary['claim']}: {summary['statement']}",
              f"{summary['paper']}; seeds {summary['seeds']}", ""]
     keys = sorted({k for r in summary["runs"].values() for k in r})
-    lines += ["| run | " + " | ".join(keys) + " |", "|---" * (len(keys) + 1) + "|"]
+    gates = summary.get("gates", {})
+    lines += ["| run | " + " | ".join(keys) + f" | {BASELINE} (same test sets) | × {BASELINE} |",
+              "|---" * (len(keys) + 3) + "|"]
     for name, row in summary["runs"].items():
         cells = []
         for k in keys:
             m, h = row.get(k, [math.nan, math.nan])
             cells.append(f"{m:.1f}" + (f" ± {h:.1f}" if math.isfinite(h) else ""))
+        g = gates.get(name)
+        cells += [f"{g['copy_2d']:.1f} ({g['metric']})", _ratio(g)] if g else ["–", "–"]
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
     lines += ["", "| better | worse | better | worse | gain [95% CI] | p (one-sided paired t) "
-              "| holds |", "|---|---|---|---|---|---|---|"]
+              f"| × {BASELINE} (better / worse) | holds |", "|---|---|---|---|---|---|---|---|"]
     for t in summary["comparisons"]:
         lo, hi = t["ci"]
+        gate_text = " / ".join(_ratio(g) for g in t.get("gate", []))
+        metrics = sorted({g["metric"] for g in t.get("gate", [])})
+        holds = "yes" if t["holds"] else "no"
+        if t.get("inconclusive"):
+            holds = f"inconclusive ({t['inconclusive']}; test: {holds})"
         lines.append(f"| {t['better_side']} | {t['worse_side']} | {t['better']:.2f} | "
                      f"{t['worse']:.2f} | {t['gain']:+.2f} [{lo:+.2f}, {hi:+.2f}] | "
-                     f"{t['p']:.3g} | {'yes' if t['holds'] else 'no'} |")
-    verdict = "REPRODUCED" if summary["reproduced"] else "NOT REPRODUCED"
-    lines += ["", f"**{verdict}** (every comparison needs p < {summary['alpha']} and a positive "
-              "gain)"]
+                     f"{t['p']:.3g} | {gate_text} ({', '.join(metrics)}) | {holds} |")
+    verdict = summary.get("verdict", "reproduced" if summary["reproduced"] else "not reproduced")
+    threshold = summary.get("gate_threshold", GATE)
+    lines += ["", f"**{verdict.upper()}** (every comparison needs p < {summary['alpha']}, a "
+              f"positive gain, and each of its runs at most {threshold:g}× {BASELINE}'s error on "
+              "the same test set and seed; × = the run's mean / copy_2d's on the same test sets)"]
     return "\n".join(lines)
 
 

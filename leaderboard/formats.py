@@ -20,6 +20,7 @@ _LATEX_SPECIAL = {
     "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}",
     "<": r"\textless{}", ">": r"\textgreater{}", "±": r"$\pm$", "≠": r"$\neq$",
     "→": r"$\rightarrow$", "·": r"$\cdot$", "↓": r"$\downarrow$", "↑": r"$\uparrow$",
+    "×": r"$\times$",
 }
 _LATEX_RE = re.compile("|".join(re.escape(k) for k in _LATEX_SPECIAL))
 
@@ -43,17 +44,25 @@ def _number(cell: Cell | None, digits: int) -> tuple[str, str]:
     return mean, ""
 
 
+def _head(table: TableData) -> list[str]:
+    """The leading text columns: `_HEAD`, plus `× copy_2d` when a row has that ratio."""
+    return [*_HEAD, "× copy_2d"] if table.has_baseline_ratio else list(_HEAD)
+
+
 def _header(table: TableData, arrow: bool = True) -> list[str]:
     cols = []
     for label, up in zip(table.column_labels, table.higher_better):
         cols.append(f"{label} {'↑' if up else '↓'}" if arrow else label)
-    return [*_HEAD, *cols]
+    return [*_head(table), *cols]
 
 
-def _head_cells(row: TableRow) -> list[str]:
+def _head_cells(row: TableRow, table: TableData) -> list[str]:
     proto = row.tag if not row.differs else f"{row.tag} ≠ {', '.join(row.differs)}"
     n = str(len(row.run_ids)) if row.measured else ""
-    return [row.lifter + row.note, row.regime, row.source, n, proto]
+    cells = [row.lifter + row.note, row.regime, row.source, n, proto]
+    if table.has_baseline_ratio:
+        cells.append("" if row.baseline_ratio is None else f"{row.baseline_ratio:.2f}")
+    return cells
 
 
 def _caption(table: TableData) -> str:
@@ -73,9 +82,9 @@ def to_markdown(table: TableData) -> str:
     head = _header(table)
     lines = [f"**{_md_escape(_caption(table))}**", "",
              "| " + " | ".join(_md_escape(h) for h in head) + " |",
-             "|" + "|".join([":---"] * len(_HEAD) + ["---:"] * len(table.columns)) + "|"]
+             "|" + "|".join([":---"] * len(_head(table)) + ["---:"] * len(table.columns)) + "|"]
     for row in table.rows:
-        cells = [_md_escape(c) for c in _head_cells(row)]
+        cells = [_md_escape(c) for c in _head_cells(row, table)]
         for col in table.columns:
             mean, half = _number(row.cells.get(col), table.digits)
             mark = row.marks.get(col, 0)
@@ -95,7 +104,7 @@ def latex_escape(text: str) -> str:
 
 def to_latex(table: TableData) -> str:
     """A `table` float with a booktabs `tabular` (needs the booktabs package)."""
-    spec = "l" * len(_HEAD) + "r" * len(table.columns)
+    spec = "l" * len(_head(table)) + "r" * len(table.columns)
     head = [latex_escape(h) for h in _header(table)]
     out = [r"\begin{table}[t]", r"\centering", r"\small",
            rf"\caption{{{latex_escape(_caption(table))}}}",
@@ -105,7 +114,7 @@ def to_latex(table: TableData) -> str:
         if previous is not None and row.tag != previous:
             out.append(r"\midrule")
         previous = row.tag
-        cells = [latex_escape(c) for c in _head_cells(row)]
+        cells = [latex_escape(c) for c in _head_cells(row, table)]
         for col in table.columns:
             mean, half = _number(row.cells.get(col), table.digits)
             mean = "--" if mean == "–" else mean
@@ -140,7 +149,7 @@ def to_html(table: TableData) -> str:
            "</tr></thead>", "<tbody>"]
     for row in table.rows:
         klass = "measured" if row.measured else "reported"
-        cells = [f"<td>{esc(c)}</td>" for c in _head_cells(row)]
+        cells = [f"<td>{esc(c)}</td>" for c in _head_cells(row, table)]
         for col in table.columns:
             mean, half = _number(row.cells.get(col), table.digits)
             mark = row.marks.get(col, 0)

@@ -4,76 +4,44 @@ Two measured runs are seeds of one table row only when their whole configuration
 seed alone. `experiment_variants` gives each record that identity: its config flattened to
 dotted keys, minus the keys that name or place a run without changing the experiment (seed, run
 name, output and results folders, the checkpoint a run resumes from, the logger, the sweep's id
-and trial, the group option names). `init_from` is replaced by the identity of the run whose
-checkpoint it names when that run's record is among the records (so the runs initialised from
-the pre-trained seeds 0 and 1 of one experiment are seeds of one row), else kept as the path.
+and trial, the group option names). `init_from` is replaced by the identity of what the run
+started from (`leaderboard.lineage`): the experiment of the run that wrote the checkpoint (so
+the runs initialised from the pre-trained seeds 0, 1, 2 of one experiment are seeds of one row),
+or a foreign file's content hash.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
-from collections.abc import Sequence
-from pathlib import PurePath
+import os
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import pandas as pd
 
+from liftbench.leaderboard.lineage import Lineage
 from liftbench.leaderboard.records import RunRecord
-from liftbench.leaderboard.reported import PROTOCOL_FIELDS, ReportedRow
+from liftbench.leaderboard.reported import (
+    PROTOCOL_DEFAULTS,
+    PROTOCOL_FIELDS,
+    SINGLE_HYPOTHESIS,
+    ReportedRow,
+)
 
 MEASURED = "measured here"
 FILTERS = ("dataset", "split", "regime", "source_2d", "frames", "lifter", "kind")
-# Config keys that do not change the experiment (where a run is written, how it is named, ...).
-BOOKKEEPING = ("seed", "run_name", "output_dir", "results_dir", "ckpt_path", "logger", "sweep",
-               "choices")
 
 
-def _flatten(data: Any, prefix: str = "") -> dict[str, Any]:
-    if isinstance(data, dict) and data:
-        out: dict[str, Any] = {}
-        for key, value in data.items():
-            out.update(_flatten(value, f"{prefix}{key}."))
-        return out
-    return {prefix[:-1]: data}
-
-
-def _short_hash(data: dict[str, Any]) -> str:
-    text = json.dumps(data, sort_keys=True, default=str)
-    return hashlib.sha256(text.encode()).hexdigest()[:8]
-
-
-def experiment_variants(records: Sequence[RunRecord]) -> dict[str, dict[str, Any]]:
+def experiment_variants(records: Sequence[RunRecord],
+                        roots: Iterable[str | os.PathLike] = ()) -> dict[str, dict[str, Any]]:
     """Per run id: the flattened config that identifies its experiment (see the module doc).
 
     Records without a stored config (hand-written ones) fall back to their loss weights and
-    sweep parameters.
+    sweep parameters. `roots`: folders to look up relative `init_from` paths from
+    (`lineage.Lineage`).
     """
-    by_id = {r.run_id: r for r in records}
-    out: dict[str, dict[str, Any]] = {}
-
-    def variant(r: RunRecord, seen: tuple[str, ...] = ()) -> dict[str, Any]:
-        if r.run_id in out:
-            return out[r.run_id]
-        if not r.config:
-            weights = dict(r.regime.get("loss_weights") or {})
-            params = {k: v for k, v in ((r.sweep or {}).get("params") or {}).items()
-                      if k != "seed" and k.removeprefix("regime.loss.") not in weights}
-            flat = {**{f"regime.loss.{k}": v for k, v in weights.items()}, **params}
-        else:
-            flat = _flatten({k: v for k, v in r.config.items() if k not in BOOKKEEPING})
-        init = flat.get("init_from")
-        if isinstance(init, str):
-            source = next((by_id[p] for p in PurePath(init).parts if p in by_id), None)
-            if source is not None and source.run_id not in seen:
-                flat["init_from"] = (f"{source.lifter['name']} {source.regime['name']} "
-                                     f"#{_short_hash(variant(source, (*seen, r.run_id)))}")
-        out[r.run_id] = flat
-        return flat
-
-    for r in records:
-        variant(r)
-    return out
+    lineage = Lineage(records, roots)
+    return {r.run_id: lineage.variant(r) for r in records}
 
 
 def short_key(key: str) -> str:
@@ -88,38 +56,56 @@ def _protocol_of(proto: dict[str, Any]) -> dict[str, Any]:
     out = {k: proto.get(k) for k in PROTOCOL_FIELDS if k != "joints"}
     joints = proto.get("joints_evaluated", proto.get("joints"))
     out["joints"] = len(joints) if isinstance(joints, (list, tuple)) else joints
+    if out["hypotheses"] is None:  # a single-pose record (the field is the diffusion regime's)
+        out["hypotheses"] = SINGLE_HYPOTHESIS
+    for key, default in PROTOCOL_DEFAULTS.items():  # records written before these fields
+        if out[key] is None:
+            out[key] = default
     return {k: out[k] for k in PROTOCOL_FIELDS}
 
 
-def records_frames(records: Sequence[RunRecord],
-                   group: str = "action") -> tuple[pd.DataFrame, pd.DataFrame]:
+def records_frames(records: Sequence[RunRecord], group: str = "action",
+                   roots: Iterable[str | os.PathLike] = ()) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Run records as two frames.
+
+    Args:
+        records: the run records.
+        group: which breakdown goes into `groups` (per action by default).
+        roots: folders to look up relative `init_from` paths from, after the working directory
+            (with their ancestors; `lineage.Lineage`), e.g. the results folder read.
 
     Returns:
         `runs`: one row per run — run_id, source, lifter, size, regime, loss_weights, variant
-        (JSON text: the run's experiment identity, `experiment_variants`, and its kind), seed,
-        kind, created,
+        (JSON text: the run's experiment identity, `experiment_variants`, and its kind),
+        identity (`"<lifter> <regime> #<hash>"` of that variant without the kind), init_from
+        and init_from_text (what the run started from: its identity and how notes name it;
+        None without `init_from`), seed, kind, created,
         config_hash, sweep_id, sweep_trial, the protocol fields (`joints` = number of joints
         evaluated), one column per metric (mm or %), one `w.<name>` column per loss weight and
         one `param.<dotted key>` per sweep parameter.
         `groups`: long form — run_id, member, metric, value — of the records' `group`
-        breakdown (per action by default).
+        breakdown.
     """
-    variants = experiment_variants(records)
+    lineage = Lineage(records, roots)
     rows, long = [], []
     for r in records:
         weights = dict(r.regime.get("loss_weights") or {})
+        parent = lineage.parent(r)
         row = {
             "run_id": r.run_id, "source": MEASURED, "lifter": r.lifter["name"],
             "size": r.lifter.get("size"), "regime": r.regime["name"],
             "loss_weights": json.dumps(weights, sort_keys=True),
             # a `test` of a fit's checkpoint is another record of the same run, not a seed
-            "variant": json.dumps({**variants[r.run_id], "kind": r.kind}, sort_keys=True,
+            "variant": json.dumps({**lineage.variant(r), "kind": r.kind}, sort_keys=True,
                                   default=str),
+            "identity": lineage.identity(r),
+            "init_from": parent.identity if parent else None,
+            "init_from_text": parent.text if parent else None,
             "seed": r.seed,
             "kind": r.kind, "created": r.created, "config_hash": r.config_hash,
             "sweep_id": (r.sweep or {}).get("id"), "sweep_trial": (r.sweep or {}).get("trial"),
-            "order": 0, **_protocol_of(r.protocol),
+            "order": 0, "test_set": (r.protocol or {}).get("cache_key"),
+            **_protocol_of(r.protocol),
         }
         row.update({m: float(v) for m, v in r.metrics.items()})
         row.update({f"w.{k}": v for k, v in weights.items() if isinstance(v, (int, float))})
@@ -142,6 +128,7 @@ def reported_frames(rows: Sequence[ReportedRow],
             "run_id": r.id, "source": r.source_label, "lifter": r.method, "size": None,
             "regime": r.regime or "?", "loss_weights": json.dumps(weights, sort_keys=True),
             "variant": json.dumps(weights, sort_keys=True),
+            "identity": None, "init_from": None, "init_from_text": None,
             "seed": None, "kind": "reported", "created": None, "config_hash": None,
             "sweep_id": None, "sweep_trial": None, "order": i + 1, **r.protocol, **r.metrics,
         }
@@ -157,7 +144,8 @@ def _frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
     df = pd.DataFrame(rows)
     if df.empty:
         df = pd.DataFrame(columns=["run_id", "source", "lifter", "size", "regime",
-                                   "loss_weights", "variant", "seed", "kind", "order",
+                                   "loss_weights", "variant", "identity", "init_from",
+                                   "init_from_text", "seed", "kind", "order",
                                    *PROTOCOL_FIELDS])
     return df
 

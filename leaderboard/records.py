@@ -19,7 +19,8 @@ Schema version 1 (bump `SCHEMA_VERSION` and extend `_MIGRATIONS` on any incompat
   "groups":  {"action": {"kick": {"mpjpe": 50.3, ...}, ...}},  # per-group breakdowns
   "seed": 0, "git_commit": "abc123...", "config_hash": "9f1e...", "config": {...},
   "wall_time_s": 12.3, "hardware": {"device": "cpu", "cpu": "...", "gpus": [], "torch": "2.13.0"},
-  "sweep": {"id": "...", "trial": 3} | null, "extra": {}
+  "sweep": {"id": "...", "trial": 3} | null, "extra": {},
+  "checkpoint": "/abs/runs/<run_id>/checkpoints/best.ckpt" | null   # what was evaluated
 }
 ```
 
@@ -67,6 +68,8 @@ class RunRecord:
     hardware: dict[str, Any] = field(default_factory=dict)
     sweep: dict[str, Any] | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    # The checkpoint the metrics were computed with (absolute path; null in older records).
+    checkpoint: str | None = None
     schema_version: int = SCHEMA_VERSION
 
     def __post_init__(self) -> None:
@@ -158,25 +161,54 @@ def read_record(path: str | os.PathLike) -> RunRecord:
         raise ValueError(f"{path}: not a valid liftbench run record: {exc}") from exc
 
 
-def read_records(results_dir: str | os.PathLike, strict: bool = True) -> list[RunRecord]:
+def read_records(results_dir: str | os.PathLike, strict: bool = True,
+                 recursive: bool = False) -> list[RunRecord]:
     """Every complete record in `results_dir` (sorted by creation time, then run id).
 
     Safe while other processes are writing: writers replace files atomically and their temporary
     files are dot-files, so a listed `*.json` is always complete, and one deleted between listing
     and reading is skipped. Invalid files raise with `strict=True` and are skipped with a warning
     otherwise.
+
+    With `recursive=True` the records anywhere below `results_dir` are read (`reproduce` and
+    grids write one folder per run, `results/<run>/`); hidden folders are skipped, and so are
+    JSON files that are not run records at all (no `schema_version`: summaries, evaluations,
+    logger files). A run id found in two files is one run, read once (with a warning).
     """
     root = Path(results_dir)
     if not root.is_dir():
         raise FileNotFoundError(f"results directory {root} does not exist")
-    records = []
-    for path in sorted(root.glob("*.json")):
+    paths = sorted(root.rglob("*.json")) if recursive else sorted(root.glob("*.json"))
+    records: dict[str, RunRecord] = {}
+    where: dict[str, Path] = {}
+    for path in paths:
+        if recursive and any(part.startswith(".") for part in path.relative_to(root).parts):
+            continue
         try:
-            records.append(read_record(path))
+            if recursive and not _looks_like_record(path):
+                continue
+            record = read_record(path)
         except FileNotFoundError:
             continue
         except ValueError as exc:
             if strict:
                 raise
             warnings.warn(str(exc), stacklevel=2)
-    return sorted(records, key=lambda r: (r.created, r.run_id))
+            continue
+        if record.run_id in records:
+            warnings.warn(f"run {record.run_id} is recorded twice ({where[record.run_id]} and "
+                          f"{path}); read once, from the first", stacklevel=2)
+            continue
+        records[record.run_id], where[record.run_id] = record, path
+    return sorted(records.values(), key=lambda r: (r.created, r.run_id))
+
+
+def _looks_like_record(path: Path) -> bool:
+    """Whether a JSON file claims to be a run record (a mapping with `schema_version`)."""
+    try:
+        data = json.loads(path.read_text())
+    except json.JSONDecodeError:
+        return True  # a broken file named like a record: let `read_record` report it
+    except UnicodeDecodeError:
+        return False
+    return isinstance(data, dict) and "schema_version" in data

@@ -7,8 +7,11 @@ A row names the `method` and holds `metrics` (overall, our metric names, mm or %
 `actions` (metric → action → value). Every row ends up with all protocol fields (dataset,
 split, source_2d, frames, stride, flip_tta, joints, averaging, scale), where `null` means the
 paper does not say (shown as "?"; it counts as a protocol difference). `scale` (the evaluation
-space, e.g. `2.5D x factor` or `up to scale`) may be left out and is then `null`. Comments in
-the YAML files record what was read from the paper text and its quirks.
+space, e.g. `2.5D x factor` or `up to scale`) may be left out and is then `null`; `hypotheses`
+(how many poses one result aggregates, e.g. "H=5, K=5, p_agg") may be left out and is then 1;
+`output` (`seq2seq`, or `centre` for a sequence-to-frame lifter) and `joint_set` (`h36m17`) may
+be left out and then take those values.
+Comments in the YAML files record what was read from the paper text and its quirks.
 """
 
 from __future__ import annotations
@@ -22,7 +25,13 @@ import yaml
 
 REPORTED_DIR = Path(__file__).resolve().parent / "reported"
 PROTOCOL_FIELDS = ("dataset", "split", "source_2d", "frames", "stride", "flip_tta", "joints",
-                   "averaging", "scale")
+                   "averaging", "scale", "hypotheses", "output", "joint_set")
+#: defaults of the protocol fields that older records and most papers leave unsaid: a
+#: sequence-to-sequence lifter (every frame of a window scored; "centre" for seq2frame lifters
+#: such as P-STMO) on H36M-17 joints
+PROTOCOL_DEFAULTS = {"output": "seq2seq", "joint_set": "h36m17"}
+#: `hypotheses` of a single-pose result; a multi-hypothesis one says e.g. "H=5, K=5, p_agg"
+SINGLE_HYPOTHESIS = 1
 KNOWN_METRICS = ("mpjpe", "pa_mpjpe", "n_mpjpe", "spa_mpjpe", "mpjve", "pck", "auc", "n_pck",
                  "jdr")
 _ROW_FIELDS = {"method", "regime", "training", "metrics", "actions", *PROTOCOL_FIELDS}
@@ -68,7 +77,8 @@ def _check_values(values: Any, where: str) -> dict[str, float]:
 
 def _parse_row(paper: str, display: str, table: dict[str, Any], index: int, raw: dict[str, Any],
                where: str) -> ReportedRow:
-    merged = {"scale": None, **(table.get("defaults") or {}), **raw}
+    merged = {"scale": None, "hypotheses": SINGLE_HYPOTHESIS, **PROTOCOL_DEFAULTS,
+              **(table.get("defaults") or {}), **raw}
     if not merged.get("method"):
         raise ValueError(f"{where}: every row needs a 'method'")
     missing = [k for k in PROTOCOL_FIELDS if k not in merged]

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from liftbench.leaderboard.frames import MEASURED
-from liftbench.leaderboard.reported import PROTOCOL_FIELDS
+from liftbench.leaderboard.reported import PROTOCOL_FIELDS, SINGLE_HYPOTHESIS
 
 METRIC_ORDER = ("mpjpe", "pa_mpjpe", "n_mpjpe", "spa_mpjpe", "mpjve", "pck", "auc", "n_pck",
                 "jdr")
@@ -23,10 +23,17 @@ METRIC_LABELS = {
     "mpjpe": "MPJPE", "pa_mpjpe": "PA-MPJPE", "n_mpjpe": "N-MPJPE", "spa_mpjpe": "SPA-MPJPE",
     "mpjve": "MPJVE", "pck": "PCK150 %", "auc": "AUC %", "n_pck": "N-PCK %", "jdr": "JDR %",
 }
+# multi-hypothesis metrics (`regime=diffusion` records): the aggregation, oracles named as such
+METRIC_LABELS.update({
+    f"{m}_{agg}": f"{METRIC_LABELS[m]} {label}" for m in ("mpjpe", "pa_mpjpe")
+    for agg, label in (("p_agg", "P-Agg"), ("j_agg", "J-Agg"), ("j_best", "J-Best (oracle)"),
+                       ("p_best", "P-Best (oracle)"))
+})
 PROTOCOL_LABELS = {
     "dataset": "dataset", "split": "split", "source_2d": "2D", "frames": "T",
     "stride": "stride", "flip_tta": "flip TTA", "joints": "joints", "averaging": "averaging",
-    "scale": "scale",
+    "scale": "scale", "hypotheses": "hypotheses", "output": "frames scored",
+    "joint_set": "joint set",
 }
 
 
@@ -56,6 +63,13 @@ class TableRow:
     note: str = ""
     variant: str = "{}"  # JSON: loss weights + sweep parameters (rows differ by these)
     order: int = 0  # reported rows keep the paper's order; measured rows sort by name
+    identity: str = ""  # the experiment of the row's runs (`lineage.Lineage.identity`)
+    parent: str | None = None  # identity of what its runs started from (`init_from`)
+    parent_text: str = ""  # how the notes name that parent
+    parent_ref: str = ""  # its footnote mark, `a`, `b`, ... (`init_from=(a)` in the label)
+    # its mean / the copy_2d row's on the same test sets, on `baseline_metric` (`gate`)
+    baseline_ratio: float | None = None
+    baseline_metric: str = ""
 
     @property
     def measured(self) -> bool:
@@ -84,6 +98,13 @@ class TableData:
     level: float
     digits: int
     title: str = ""
+    parents: list[tuple[str, str]] = field(default_factory=list)  # (mark, what it names)
+    gate_notes: list[str] = field(default_factory=list)  # the × copy_2d column's footnotes
+
+    @property
+    def has_baseline_ratio(self) -> bool:
+        """Whether any row has a ratio to `copy_2d` (the tables then show that column)."""
+        return any(r.baseline_ratio is not None for r in self.rows)
 
     def row(self, name: str) -> TableRow:
         """The row whose label equals `name`, or the only one containing it."""
@@ -110,22 +131,33 @@ class TableData:
                  f"{marks}: best / second best among rows of the same protocol only."]
         ref = self.protocols[0][1] if self.protocols else {}
         for i, (tag, proto) in enumerate(self.protocols):
+            # single-pose protocols do not name their hypotheses (1)
             text = ", ".join(f"{PROTOCOL_LABELS[k]}={fmt_value(proto[k])}"
-                             for k in PROTOCOL_FIELDS)
+                             for k in PROTOCOL_FIELDS
+                             if k != "hypotheses" or norm_value(proto[k]) != SINGLE_HYPOTHESIS)
             if i == 0:
                 notes.append(f"{tag} (reference): {text}.")
             else:
                 diff = ", ".join(PROTOCOL_LABELS[k] for k in protocol_differs(proto, ref))
                 notes.append(f"{tag}: {text} (differs from {self.protocols[0][0]} in: {diff}).")
-        return notes
+        notes += [f"init_from=({mark}): {text}." for mark, text in self.parents]
+        return notes + self.gate_notes
 
     def to_frame(self) -> pd.DataFrame:
-        """The table as a frame with exact numbers (CI bounds and marks as extra columns)."""
+        """The table as a frame with exact numbers (CI bounds and marks as extra columns).
+
+        `label` names the row as `--compare` does; `init_from` is what its runs started from
+        (the text of its `init_from=(mark)` note; empty without one); `copy_2d_ratio` is the
+        row's ratio to the `copy_2d` row (`leaderboard.gate`; empty without one).
+        """
         out = []
+        parents = dict(self.parents)
         for r in self.rows:
             d: dict[str, Any] = {"lifter": r.lifter, "regime": r.regime, "source": r.source,
                                  "n": len(r.run_ids) if r.measured else None,
-                                 "protocol": r.tag, "protocol_differs": ";".join(r.differs)}
+                                 "protocol": r.tag, "protocol_differs": ";".join(r.differs),
+                                 "label": r.label, "init_from": parents.get(r.parent_ref),
+                                 "copy_2d_ratio": r.baseline_ratio}
             d.update({f"protocol.{k}": r.protocol[k] for k in PROTOCOL_FIELDS})
             for col in self.columns:
                 c = r.cells.get(col)

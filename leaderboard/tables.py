@@ -8,14 +8,19 @@ print(table.render("md"))                                        # md | latex | 
 ```
 
 A row is one experiment: measured runs are the seeds of one row only when their whole config
-differs by the seed alone (`leaderboard.frames.experiment_variants`) and their kind (fit or
-test) and protocol agree; rows of one lifter · regime that differ otherwise are labelled by the
-config keys in which they differ. A cell is the mean over the row's runs ± half the width of a 95%
-percentile-bootstrap CI (over seeds, or over the per-action values with `ci="groups"`). Rows
+differs by the seed alone (`leaderboard.frames.experiment_variants`; a run started from a
+checkpoint counts as started from the experiment that wrote it, `leaderboard.lineage`) and
+their kind (fit or test) and protocol agree; rows of one lifter · regime that differ otherwise
+are labelled by the config keys in which they differ, and a row started from a checkpoint by
+`init_from=(a)`, with a note saying what `(a)` is. A cell is the mean over the row's runs ±
+half the width of a 95% percentile-bootstrap CI (over seeds, or over the per-action values with
+`ci="groups"`). Rows
 whose protocols differ (the evaluation scale included) are never ranked against each other:
 every row carries a protocol tag (P1 = the reference, the most common protocol among measured
 rows), rows with another protocol show which fields differ, and best / second best are marked
-within each protocol.
+within each protocol. When the table holds a `copy_2d` row, every measured row of the same
+protocol and test sets shows its ratio to it (`× copy_2d`), and rows above 0.6× are named
+under-trained in the notes (`leaderboard.gate`).
 """
 
 from __future__ import annotations
@@ -31,6 +36,7 @@ import pandas as pd
 
 from liftbench.leaderboard import formats
 from liftbench.leaderboard.frames import MEASURED, short_key
+from liftbench.leaderboard.gate import attach_baseline_ratios, baseline_column, baseline_notes
 from liftbench.leaderboard.reported import PROTOCOL_FIELDS
 from liftbench.leaderboard.stats import PairedResult, bootstrap_ci, paired_test
 from liftbench.leaderboard.table_model import (
@@ -128,6 +134,8 @@ def build_table(runs: pd.DataFrame, groups: pd.DataFrame | None = None, *,
         buckets.setdefault(_row_key(run), []).append(run)
 
     rows = []
+    lifters: dict[int, str] = {}  # id(row) -> registered lifter name (the gate's copy_2d rows)
+    test_sets: dict[int, frozenset[str]] = {}  # id(row) -> its runs' protocol.cache_key
     for members in buckets.values():
         first = members[0]
         ids = [m["run_id"] for m in members]
@@ -156,18 +164,73 @@ def build_table(runs: pd.DataFrame, groups: pd.DataFrame | None = None, *,
             f" ({first['size']})" if measured and norm_value(first["size"]) else ""),
             regime=str(first["regime"]), source=str(first["source"]), run_ids=ids,
             protocol=proto, cells=cells, variant=str(first["variant"]),
-            order=int(first.get("order", 0) or 0)))
+            order=int(first.get("order", 0) or 0), identity=_text(first.get("identity")),
+            parent=_text(first.get("init_from")) or None,
+            parent_text=_text(first.get("init_from_text"))))
+        lifters[id(rows[-1])] = str(first["lifter"])
+        test_sets[id(rows[-1])] = frozenset(_text(m.get("test_set")) for m in members
+                                            if _text(m.get("test_set")))
     if not rows:
         raise ValueError("none of the runs has a value in the requested columns")
-    _disambiguate(rows)
     protocols = _assign_protocols(rows)
     tag_index = {tag: i for i, (tag, _) in enumerate(protocols)}
     rows.sort(key=lambda r: (tag_index[r.tag], not r.measured, r.order, r.lifter, r.regime,
                              r.variant))
+    marks = _parent_marks(rows)
+    _disambiguate(rows)
     _mark(rows, columns, higher, digits)
+    gate_col = baseline_column(columns, higher)
+    attach_baseline_ratios(rows, lifters, test_sets, gate_col)
+    gate_label = f"{METRIC_LABELS.get(metric, metric)} (all actions)" if gate_col == "all" \
+        else METRIC_LABELS.get(gate_col or "", gate_col or "")
     return LeaderboardTable(columns=columns, column_labels=labels, higher_better=higher,
                             rows=rows, protocols=protocols, by=by, metric=metric if by else None,
-                            ci=ci, level=level, digits=digits, title=title)
+                            ci=ci, level=level, digits=digits, title=title,
+                            parents=_parent_notes(rows, marks),
+                            gate_notes=baseline_notes(rows, gate_label))
+
+
+def _text(value: Any) -> str:
+    """A frame cell as text ('' for missing / NaN)."""
+    value = norm_value(value)
+    return "" if value is None else str(value)
+
+
+def _parent_marks(rows: list[TableRow]) -> dict[str, str]:
+    """Footnote marks `a`, `b`, ... per distinct parent, in row order (set on the rows)."""
+    marks: dict[str, str] = {}
+    for r in rows:
+        if r.measured and r.parent:
+            if r.parent not in marks:
+                i, name = len(marks), ""
+                while True:  # a..z, then aa, ab, ...
+                    name = chr(ord("a") + i % 26) + name
+                    i = i // 26 - 1
+                    if i < 0:
+                        break
+                marks[r.parent] = name
+            r.parent_ref = marks[r.parent]
+    return marks
+
+
+def _parent_notes(rows: list[TableRow], marks: dict[str, str]) -> list[tuple[str, str]]:
+    """Per mark: what the runs marked `init_from=(mark)` started from.
+
+    A parent experiment that is itself a row of the table is named by that row's label (its
+    fit row when its `test` records form another row).
+    """
+    texts = {r.parent: r.parent_text for r in rows if r.parent}
+    out = []
+    for identity, mark in marks.items():
+        owners = [r for r in rows if r.measured and r.identity == identity]
+        owners.sort(key=lambda r: json.loads(r.variant).get("kind") != "fit")
+        if owners:
+            text = (f"checkpoints of the runs of row \"{owners[0].label}\" "
+                    f"(config {identity.rpartition(' ')[2]})")
+        else:
+            text = texts[identity] or identity
+        out.append((mark, text))
+    return out
 
 
 def _member_values(per_run: dict[str, pd.DataFrame], run_ids: Sequence[str],
@@ -188,7 +251,9 @@ def _member_values(per_run: dict[str, pd.DataFrame], run_ids: Sequence[str],
 def _disambiguate(rows: list[TableRow]) -> None:
     """Measured rows of one lifter · regime are labelled by the config values that differ.
 
-    A key one row does not set shows as `default`.
+    A key one row does not set shows as `default`. A row whose runs started from a checkpoint
+    always shows `init_from=(mark)` (the notes say what the mark names, `_parent_notes`); a row
+    started from scratch shows no `init_from`.
     """
     unset = object()
 
@@ -201,17 +266,24 @@ def _disambiguate(rows: list[TableRow]) -> None:
 
     counts = Counter((r.lifter, r.regime, r.source) for r in rows)
     for r in rows:
-        if not r.measured or counts[(r.lifter, r.regime, r.source)] < 2:
+        if not r.measured:
             continue
         mine = json.loads(r.variant)
-        others = [json.loads(o.variant) for o in rows
-                  if o is not r and (o.lifter, o.regime, o.source) == (r.lifter, r.regime,
-                                                                       r.source)]
-        keys = sorted(set(mine).union(*others))
-        diff = [k for k in keys if any(o.get(k, unset) != mine.get(k, unset) for o in others)]
+        diff = set()
+        if counts[(r.lifter, r.regime, r.source)] >= 2:
+            others = [json.loads(o.variant) for o in rows
+                      if o is not r and (o.lifter, o.regime, o.source) == (r.lifter, r.regime,
+                                                                           r.source)]
+            diff = {k for k in set(mine).union(*others)
+                    if any(o.get(k, unset) != mine.get(k, unset) for o in others)}
+        if r.parent_ref:
+            diff.add("init_from")
+        else:
+            diff.discard("init_from")  # a row without `(mark)` started from scratch
         if diff:
-            r.note = " [" + ", ".join(f"{short_key(k)}={text(mine.get(k, unset))}"
-                                      for k in diff) + "]"
+            r.note = " [" + ", ".join(
+                f"{short_key(k)}=({r.parent_ref})" if k == "init_from" and r.parent_ref
+                else f"{short_key(k)}={text(mine.get(k, unset))}" for k in sorted(diff)) + "]"
 
 
 def _assign_protocols(rows: list[TableRow]) -> list[tuple[str, dict[str, Any]]]:

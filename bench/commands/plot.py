@@ -29,7 +29,8 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
                        formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("kind", choices=KINDS)
     p.add_argument("--out", "-o", type=Path, required=True, help="image file (.png/.pdf/.svg)")
-    p.add_argument("--results", type=Path, default=Path("results"), help="run records dir")
+    p.add_argument("--results", type=Path, default=Path("results"),
+                   help="run records dir, read recursively (as `liftbench table` does)")
     p.add_argument("--dataset", nargs="+")
     p.add_argument("--regime", nargs="+")
     p.add_argument("--lifter", nargs="+")
@@ -58,8 +59,8 @@ def _runs(args: argparse.Namespace) -> tuple[Any, Any, list[Any]]:
     from liftbench.leaderboard.frames import filter_runs, records_frames
     from liftbench.leaderboard.records import read_records
 
-    records = read_records(args.results, strict=False)
-    runs, groups = records_frames(records)
+    records = read_records(args.results, strict=False, recursive=True)
+    runs, groups = records_frames(records, roots=[args.results])
     runs, groups = filter_runs(runs, groups, dataset=args.dataset, regime=args.regime,
                                lifter=args.lifter, source_2d=args.source_2d)
     return runs, groups, records

@@ -6,6 +6,17 @@ Examples:
   liftbench table --reported-from kasportsformer_t1 --format md          # papers only
   liftbench table --results results --reported-from ingwersen_t1 --compare A B --over action
   liftbench table --list-reported
+
+Records are read from anywhere below --results (`reproduce` and grids write one folder per run,
+results/<run>/); other JSON files there (summaries, evaluations) are skipped. Runs are the seeds
+of one row when their configs differ by the seed alone (names and folders aside). A run started
+from a checkpoint (init_from=...) counts as started from the experiment of the run that wrote
+it (its record, or the run folder holding the checkpoint), so adaptations of pre-trained seeds
+0..N-1 are one row with n = N and a CI; a checkpoint from outside any run (official weights)
+counts by its content (sha256). The row shows init_from=(a) and a note names what (a) is.
+With copy_2d runs among the records (demo, reproduce), a "× copy_2d" column gives each row's
+MPJPE over that of the copy_2d row of the same protocol and test clips; the notes name rows
+above 0.6x as under-trained.
 """
 
 from __future__ import annotations
@@ -19,7 +30,8 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p = sub.add_parser("table", help="comparison table of run records (md, LaTeX, CSV, HTML)",
                        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--results", type=Path, default=None,
-                   help="directory of run records (default ./results when it exists)")
+                   help="directory of run records, read recursively (default ./results "
+                   "when it exists)")
     p.add_argument("--dataset", nargs="+", help="keep these datasets")
     p.add_argument("--split", nargs="+", help="keep these splits")
     p.add_argument("--regime", nargs="+", help="keep these regimes")
@@ -78,7 +90,8 @@ def _run(args: argparse.Namespace) -> int:
                                                            args.reported_from)):
         results = Path("results")
     if results is not None:
-        runs, groups = records_frames(read_records(results, strict=False))
+        runs, groups = records_frames(read_records(results, strict=False, recursive=True),
+                                      roots=[results])
         pairs.append(filter_runs(runs, groups, kind=args.kind, **filters))
     if args.reported:
         pairs.append(filter_runs(*reported_frames(load_reported()), **filters))

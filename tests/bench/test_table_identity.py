@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from types import SimpleNamespace
 
 from liftbench.bench.config import compose
@@ -30,6 +31,9 @@ def recording_fit(values):
         values.append(mpjpe)
         record = make_record(cfg, run_id, "fit", module, protocol_fields(cfg, _dm(cfg), module),
                              {"overall": {"mpjpe": mpjpe}, "groups": {}}, 1.0)
+        # where `run_fit` keeps the checkpoint its record names
+        record.checkpoint = str((Path(cfg.output_dir) / run_id / "checkpoints" / "best.ckpt")
+                                .resolve())
         return write_record(record, cfg.results_dir)
 
     return fit
@@ -50,8 +54,16 @@ def test_demo_records_give_one_row_per_stage(tmp_path):
     supervised = [r for r in table.rows if r.lifter.startswith("simplebaseline")
                   and r.regime == "supervised"]
     assert len(supervised) == 2 and supervised[0].label != supervised[1].label
-    upper = next(r for r in supervised if "init_from=simplebaseline supervised" in r.note)
+    upper = next(r for r in supervised if "init_from=(a)" in r.note)
     assert "data.train_on=adapt" in upper.note
+    # every adapted stage started from the pretrain row's checkpoints: one mark, one note
+    pretrain = next(r for r in supervised if r is not upper)
+    adapted = {r.parent_ref for r in table.rows
+               if stage_of[r.run_ids[0]][1] not in ("pretrain", "baseline")}
+    assert adapted == {"a"} and pretrain.parent_ref == "" and "init_from" not in pretrain.note
+    assert table.parents == [("a", f'checkpoints of the runs of row "{pretrain.label}" '
+                                   f'(config {pretrain.identity.rpartition(" ")[2]})')]
+    assert "- init_from=(a): checkpoints of the runs of row" in table.render("md")
 
 
 def test_seed_alone_merges_anything_else_splits(tmp_path):

@@ -75,6 +75,22 @@ def test_marks_and_protocol_groups(frames):
     assert a.cells["mpjpe"].low < 52.0 < a.cells["mpjpe"].high
 
 
+def test_centre_frame_and_other_joint_sets_are_other_protocols():
+    records = [*fixed_records()[:3],
+               rec("p0", "pstmo", "supervised", 0, 30.0, 20.0, {"kick": 30.0}, output="centre"),
+               rec("q0", "mylifter", "supervised", 0, 31.0, 20.0, {"kick": 31.0},
+                   joint_set="coco17")]
+    table = build_table(*records_frames(records))
+    rows = {r.label: r for r in table.rows}
+    p, q = rows["pstmo (tiny) · supervised"], rows["mylifter (tiny) · supervised"]
+    assert p.differs == ["frames scored"] and p.marks == {} and p.tag != "P1"
+    assert q.differs == ["joint set"] and q.marks == {} and q.tag not in ("P1", p.tag)
+    notes = "\n".join(table.notes())
+    assert "frames scored=centre" in notes and "joint set=coco17" in notes
+    # an older record without the fields is the default protocol (seq2seq, H36M-17)
+    assert rows["motionagformer_xs (tiny) · supervised"].tag == "P1"
+
+
 def test_visible_ties_share_the_mark(frames):
     runs, groups = frames
     runs = runs.copy()
