@@ -8,6 +8,7 @@ strict load, so a wrong lifter fails with the missing/unexpected keys listed.
 
 from __future__ import annotations
 
+import inspect
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -90,11 +91,12 @@ def load_lifter_weights(model: nn.Module, ckpt: dict[str, Any] | str | Path,
         model: the freshly built lifter.
         ckpt: a checkpoint dict or a path to one.
         expected_name: the registry name the caller built; compared with the name a liftbench
-            checkpoint records (`hyper_parameters.lifter_name`) for a clearer message.
+            checkpoint records (`hyper_parameters.lifter`) for a clearer message.
     """
     if not isinstance(ckpt, dict):
         ckpt = read_checkpoint(ckpt)
-    saved_name = (ckpt.get("hyper_parameters") or {}).get("lifter_name")
+    hp = ckpt.get("hyper_parameters") or {}
+    saved_name = hp.get("lifter") or hp.get("lifter_name")  # older checkpoints: lifter_name
     if expected_name and saved_name and saved_name != expected_name:
         raise ValueError(
             f"checkpoint was trained with lifter {saved_name!r}, but {expected_name!r} was "
@@ -153,3 +155,99 @@ def load_normalizer(ckpt: dict[str, Any] | str | Path) -> PoseNormalizer | None:
     norm = PoseNormalizer(int(stats["in_mean"].shape[0]))
     norm.load_state_dict(stats)
     return norm if norm.is_fitted else None
+
+
+# Hyper-parameters only one regime has: how checkpoints written before the regime's name was
+# recorded (`checkpoint["liftbench_regime"]["name"]`) are recognised.
+_LEGACY_REGIME_KEYS = (("heatpose", "heatpose"), ("two_stage", "selffusion"),
+                       ("calibration", "pseudolabel"), ("labelled_subjects", "consistency"))
+
+
+def regime_name_of(ckpt: dict[str, Any]) -> str:
+    """The name of the regime that wrote a liftbench checkpoint (`supervised` if it says none)."""
+    recorded = (ckpt.get("liftbench_regime") or {}).get("name")
+    if recorded:
+        return str(recorded)
+    hp = ckpt.get("hyper_parameters") or {}
+    for key, name in _LEGACY_REGIME_KEYS:
+        if key in hp:
+            return name
+    return "supervised"
+
+
+def _official_regime(name: str, lifter_kwargs: dict[str, Any]) -> Any:
+    """The regime an official lifter is evaluated in (its `default_regime`), paper size."""
+    from liftbench.bench.regimes import regime_class
+    from liftbench.models import create_lifter
+
+    with torch.device("meta"):  # only the class attribute is read: no weights allocated
+        default = getattr(create_lifter(name, **lifter_kwargs), "default_regime", "supervised")
+    return regime_class(default)(lifter=name, size="paper", lifter_kwargs=lifter_kwargs,
+                                 flip_tta=True, standardize=False)
+
+
+def load_regime(path: str | Path, model: str | None = None,
+                config: dict[str, Any] | str | Path | None = None) -> Any:
+    """The regime (LightningModule, eval mode, CPU) of any checkpoint: the one inference path.
+
+    A liftbench checkpoint is loaded as the regime that wrote it, as Lightning's
+    `Regime.load_from_checkpoint` does (its head, normaliser and flip setting included), so its
+    `predict_pose` /
+    `predict_sequence` predict what its `test` scored. An official checkpoint (MotionBERT's
+    `best_epoch.bin`, ...) becomes a supervised regime around the official lifter; it needs
+    `model` (and `config`, the official YAML or constructor arguments, unless it is the paper
+    configuration).
+
+    Args:
+        path: the checkpoint file.
+        model: the registry name of the lifter; checked against a liftbench checkpoint's.
+        config: official configuration of an official checkpoint.
+
+    Raises:
+        FileNotFoundError: no such file.
+        ValueError: an official file without `model`, a wrong `model`, or a file that is no
+            checkpoint of a lifter.
+    """
+    from liftbench.bench.regimes import regime_class
+
+    path = Path(path)
+    if not is_liftbench_checkpoint(path):
+        from liftbench.models.official import (
+            lifter_kwargs_for,
+            load_official_state,
+            official_lifters,
+            read_official_checkpoint,
+        )
+
+        if model is None:
+            raise ValueError(f"{path} is not a liftbench checkpoint; for an official checkpoint "
+                             f"pass --model NAME (one of {', '.join(official_lifters())})")
+        regime = _official_regime(model, lifter_kwargs_for(model, config))
+        load_official_state(regime.lifter, model, read_official_checkpoint(model, path),
+                            str(path))
+        return regime.eval()
+    ckpt = read_checkpoint(path)
+    hp = ckpt.get("hyper_parameters") or {}
+    if "lifter" not in hp:
+        raise ValueError(
+            f"{path} is not a liftbench checkpoint (no hyper_parameters.lifter); load plain "
+            f"weights with liftbench.bench.checkpoints.load_lifter_weights into create_lifter(...)"
+        )
+    if model is not None and model != hp["lifter"]:
+        raise ValueError(f"checkpoint was trained with lifter {hp['lifter']!r}, but {model!r} "
+                         f"was requested (use model={hp['lifter']})")
+    state = ckpt.get("state_dict") or {}
+    overrides: dict[str, Any] = {}
+    if not any(k.startswith("normalizer.") for k in state):
+        overrides["standardize"] = False  # e.g. a converted official checkpoint
+    cls = regime_class(regime_name_of(ckpt))
+    # What `cls.load_from_checkpoint` does, from the dict already read (and for hand-written
+    # checkpoints that carry no Lightning version): the saved hyper-parameters, filtered to the
+    # constructor's arguments unless it takes **kwargs, then a strict load of every weight.
+    kwargs = {**hp, **overrides}
+    params = inspect.signature(cls.__init__).parameters
+    if not any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
+        kwargs = {k: v for k, v in kwargs.items() if k in params}
+    regime = cls(**kwargs)
+    regime.load_state_dict(state, strict=True)
+    return regime.eval()

@@ -2,7 +2,9 @@
 
 Each sub-command lives in its own module under `bench/commands/` and exposes
 `add_parser(subparsers) -> argparse.ArgumentParser`, whose parser carries a `func(args) -> int`
-default. Commands are discovered in a fixed order so `--help` lists them stably.
+default. Commands are discovered in a fixed order so `--help` lists them stably. A command line
+that names a command by its module builds that command's parser only, so `liftbench models`
+never imports what `fit` needs (Lightning).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from collections.abc import Sequence
 from pathlib import Path, PurePath
 
 from liftbench.bench import __version__
+from liftbench.bench.config import CONFIG_DIR_ENV, user_config_dirs
 
 
 def _command_modules() -> list[str]:
@@ -24,8 +27,8 @@ def _command_modules() -> list[str]:
     return sorted(m.name for m in pkgutil.iter_modules(pkg.__path__) if not m.name.startswith("_"))
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """Build the top-level parser with every discovered sub-command."""
+def build_parser(commands: Sequence[str] | None = None) -> argparse.ArgumentParser:
+    """Build the top-level parser with every discovered sub-command (or only `commands`)."""
     parser = argparse.ArgumentParser(
         prog="liftbench",
         description=(
@@ -42,11 +45,66 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="MODULE",
         help="import MODULE first (e.g. to register your own lifter); may be repeated",
     )
+    parser.add_argument(
+        "--config-dir",
+        dest="config_dirs",
+        action="append",
+        default=[],
+        metavar="DIR",
+        help=f"a folder of your own configs (data/, regime/, ... as in the packaged ones), "
+        f"searched before the packaged configs; may be repeated (also: ${CONFIG_DIR_ENV}, "
+        f"folders separated by {os.pathsep!r})",
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for name in _command_modules():
+    for name in _command_modules() if commands is None else commands:
         module = importlib.import_module(f"liftbench.bench.commands.{name}")
         module.add_parser(sub)
     return parser
+
+
+def _option_values(argv: Sequence[str], option: str) -> list[str]:
+    """The values of a top-level `--option VALUE` / `--option=VALUE`, in order."""
+    values = []
+    for i, arg in enumerate(argv):
+        if arg == option and i + 1 < len(argv):
+            values.append(argv[i + 1])
+        elif arg.startswith(option + "="):
+            values.append(arg.split("=", 1)[1])
+    return values
+
+
+def _command_in(argv: Sequence[str]) -> str | None:
+    """The sub-command named on the command line (None for `--help`, `--version` or none)."""
+    i = 0
+    while i < len(argv):
+        arg = argv[i]
+        if arg in ("--import", "--config-dir"):
+            i += 2
+        elif arg.startswith("-"):
+            if arg in ("-h", "--help"):
+                return None
+            i += 1
+        else:
+            return arg
+    return None
+
+
+def _config_dirs_env(argv: Sequence[str]) -> str | None:
+    """`LIFTBENCH_CONFIG_DIR` with the `--config-dir` folders first (None: no `--config-dir`).
+
+    The variable (not a module global) carries them, so processes a command starts (DDP workers,
+    sweep trials) search the same folders.
+    """
+    dirs = []
+    for value in _option_values(argv, "--config-dir"):
+        path = Path(value).expanduser()
+        if not path.is_dir():
+            raise SystemExit(f"liftbench: --config-dir {value!r}: no such folder")
+        dirs.append(str(path.resolve()))
+    if not dirs:
+        return None
+    previous = os.environ.get(CONFIG_DIR_ENV, "")
+    return os.pathsep.join([*dirs, *([previous] if previous else [])])
 
 
 def _pre_import(argv: Sequence[str]) -> None:
@@ -61,12 +119,7 @@ def _pre_import(argv: Sequence[str]) -> None:
         cwd = os.getcwd()
         if cwd not in sys.path:
             sys.path.insert(0, cwd)
-    for i, arg in enumerate(argv):
-        target = None
-        if arg == "--import" and i + 1 < len(argv):
-            target = argv[i + 1]
-        elif arg.startswith("--import="):
-            target = arg.split("=", 1)[1]
+    for target in _option_values(argv, "--import"):
         if target:
             try:
                 importlib.import_module(target)
@@ -165,8 +218,33 @@ def _user_message(exc: BaseException) -> str:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `liftbench` console script; returns the process exit code."""
     argv = list(sys.argv[1:] if argv is None else argv)
+    config_dirs = _config_dirs_env(argv)
+    if config_dirs is None:
+        return _main(argv)
+    previous = os.environ.get(CONFIG_DIR_ENV)
+    os.environ[CONFIG_DIR_ENV] = config_dirs
+    try:
+        return _main(argv)
+    finally:  # an in-process caller (a test, a notebook) keeps its own environment
+        if previous is None:
+            os.environ.pop(CONFIG_DIR_ENV, None)
+        else:
+            os.environ[CONFIG_DIR_ENV] = previous
+
+
+def _main(argv: list[str]) -> int:
+    try:
+        user_config_dirs()
+    except NotADirectoryError as exc:
+        raise SystemExit(f"liftbench: {exc}") from None
     _pre_import(argv)
-    parser = build_parser()
+    command = _command_in(argv)
+    commands: list[str] | None = None  # all (`--help`, an unknown name, a command of another name)
+    if command in _command_modules():
+        commands = [command]
+    elif command is None and "--version" in argv and not {"-h", "--help"} & set(argv):
+        commands = []
+    parser = build_parser(commands)
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
         parser.print_help()

@@ -1,10 +1,16 @@
-"""Config composition: packaged YAML groups + `group=option` choices + dotted overrides.
+"""Config composition: YAML groups + `group=option` choices + dotted overrides.
 
 `compose(["model=motionagformer_xs", "size=tiny", "regime.loss.w_vel=10"])` loads
 `bench/configs/config.yaml`, replaces each group's default by the chosen option
 (`bench/configs/<group>/<option>.yaml`), merges an `experiment=` file (which may choose groups and
 set any key), then applies the dotted overrides. Keys are checked: a typo fails with a suggestion.
 Keys below an "open" section (`model.kwargs`, `data.kwargs`) are free-form constructor arguments.
+
+User config folders (`liftbench --config-dir DIR`, or `LIFTBENCH_CONFIG_DIR`, several folders
+joined by `os.pathsep`) are searched before the packaged `bench/configs/`, file by file: a
+`data/mydata.yaml` there adds a choice, a `regime/supervised.yaml` there replaces the packaged
+one (it may extend it with `_base_: supervised`), and every other file still comes from the
+package. The same search serves `liftbench grid`, `sweep`, `reproduce` and `demo` files.
 """
 
 from __future__ import annotations
@@ -12,6 +18,7 @@ from __future__ import annotations
 import difflib
 import hashlib
 import json
+import os
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -19,16 +26,73 @@ from typing import Any
 from omegaconf import DictConfig, OmegaConf
 
 CONFIG_DIR = Path(__file__).resolve().parent / "configs"
+CONFIG_DIR_ENV = "LIFTBENCH_CONFIG_DIR"
 GROUPS = ("model", "data", "regime", "trainer", "logger")
 # Short top-level spellings users type on the command line.
 ALIASES = {"size": "model.size", "lifter": "model.name", "epochs": "trainer.max_epochs"}
 OPEN_SECTIONS = ("model.kwargs", "data.kwargs")
 
 
+def user_config_dirs() -> list[Path]:
+    """The user config folders of `LIFTBENCH_CONFIG_DIR` (`os.pathsep`-separated), in order.
+
+    Raises:
+        NotADirectoryError: when a listed folder does not exist.
+    """
+    dirs = []
+    for item in os.environ.get(CONFIG_DIR_ENV, "").split(os.pathsep):
+        if not item.strip():
+            continue
+        path = Path(item).expanduser()
+        if not path.is_dir():
+            raise NotADirectoryError(f"{CONFIG_DIR_ENV}: config folder {item!r} does not exist")
+        dirs.append(path.resolve())
+    return dirs
+
+
+def config_dirs() -> list[Path]:
+    """Every config folder in search order: the user's (`--config-dir`), then the packaged one."""
+    return [*user_config_dirs(), CONFIG_DIR]
+
+
+def _searched() -> str:
+    return "searched: " + ", ".join(str(d) for d in config_dirs())
+
+
+def _find(parts: Sequence[str], start: int = 0) -> tuple[int, Path] | None:
+    for i, folder in enumerate(config_dirs()[start:], start):
+        path = folder.joinpath(*parts)
+        if path.is_file():
+            return i, path
+    return None
+
+
+def find_config(*parts: str, start: int = 0) -> Path | None:
+    """The first existing `DIR/<parts...>` over `config_dirs()[start:]`, or None.
+
+    Args:
+        parts: the path below a config folder, e.g. `("data", "mydata.yaml")`.
+        start: index of the first folder searched.
+    """
+    found = _find(parts, start)
+    return None if found is None else found[1]
+
+
+def config_files(*parts: str) -> dict[str, Path]:
+    """`{stem: path}` of the `*.yaml` files in `DIR/<parts...>` over all config folders.
+
+    A user folder's file shadows the packaged file of the same name.
+    """
+    found: dict[str, Path] = {}
+    for folder in reversed(config_dirs()):
+        for path in folder.joinpath(*parts).glob("*.yaml"):
+            found[path.stem] = path
+    return dict(sorted(found.items()))
+
+
 def group_options(group: str) -> list[str]:
-    """The packaged options of a config group (file stems, `_`-prefixed templates excluded)."""
-    folder = CONFIG_DIR / group
-    return sorted(p.stem for p in folder.glob("*.yaml") if not p.stem.startswith("_"))
+    """The options of a config group over all config folders (`_`-prefixed templates excluded)."""
+    return [stem for stem in config_files(group) if not stem.startswith("_")]
 
 
 def _load(path: Path) -> DictConfig:
@@ -43,28 +107,44 @@ def _suggest(word: str, choices: Iterable[str]) -> str:
     return f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
 
 
-def _load_group(group: str, option: str) -> DictConfig:
-    path = CONFIG_DIR / group / f"{option}.yaml"
-    if path.is_file():
+def _load_group(group: str, option: str, start: int = 0) -> DictConfig:
+    found = _find((group, f"{option}.yaml"), start)
+    if found is not None:
+        index, path = found
         cfg = _load(path)
         base = cfg.pop("_base_", None)  # single inheritance within a group
-        return OmegaConf.merge(_load_group(group, base), cfg) if base else cfg
+        if not base:
+            return cfg
+        # A file extending its own namesake (a user's `_base_: supervised` in
+        # `regime/supervised.yaml`) extends the one further down the search order.
+        return OmegaConf.merge(_load_group(group, base, index + 1 if base == option else 0), cfg)
     if group == "model":
         # Any registered lifter is a valid `model=` choice; its YAML is optional.
         from liftbench.models import is_lifter, list_lifters
 
         if not is_lifter(option):
             raise ValueError(f"unknown model {option!r}{_suggest(option, list_lifters())} "
-                             f"(known: {', '.join(list_lifters())})")
-        cfg = _load(CONFIG_DIR / "model" / "_base.yaml")
+                             f"(registered lifters: {', '.join(list_lifters())}; no "
+                             f"model/{option}.yaml, {_searched()})")
+        cfg = _load(_required("model", "_base.yaml"))
         cfg.name = option
         return cfg
     options = group_options(group)
     if option.startswith("_"):
         raise ValueError(f"{group} option {option!r} is a template, not a choice")
+    if start:
+        raise ValueError(f"{group} {option!r} extends itself ({_searched()})")
     raise ValueError(
-        f"unknown {group} {option!r}{_suggest(option, options)} (available: {', '.join(options)})"
+        f"unknown {group} {option!r}{_suggest(option, options)} (available: "
+        f"{', '.join(options) or 'none'}; {_searched()})"
     )
+
+
+def _required(*parts: str) -> Path:
+    path = find_config(*parts)
+    if path is None:
+        raise FileNotFoundError(f"config file {'/'.join(parts)} not found ({_searched()})")
+    return path
 
 
 def _split_overrides(overrides: Sequence[str]) -> tuple[dict[str, str], list[str]]:
@@ -111,7 +191,7 @@ def _check_key(cfg: DictConfig, key: str) -> None:
 
 
 def compose(overrides: Sequence[str] = ()) -> DictConfig:
-    """Compose the run configuration from the packaged defaults and `overrides`.
+    """Compose the run configuration from the config folders' defaults and `overrides`.
 
     Args:
         overrides: `group=option` choices (`model=`, `data=`, `regime=`, `trainer=`, `logger=`,
@@ -122,7 +202,7 @@ def compose(overrides: Sequence[str] = ()) -> DictConfig:
         The composed, checked config (unresolved interpolations stay as written).
     """
     choices, dotted = _split_overrides(overrides)
-    root = _load(CONFIG_DIR / "config.yaml")
+    root = _load(_required("config.yaml"))
     defaults = dict(OmegaConf.to_container(root.pop("defaults")))
     experiment = None
     if "experiment" in choices:
@@ -170,7 +250,7 @@ def save_config(cfg: DictConfig, path: str | Path) -> Path:
 
 
 def describe_groups() -> str:
-    """One line per config group listing its packaged options (for `--help`)."""
+    """One line per config group listing its options, user folders included (for `--help`)."""
     lines = []
     for g in (*GROUPS, "experiment"):
         opts = group_options(g)

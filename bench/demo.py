@@ -17,8 +17,9 @@ same sports motions performed by different subjects filmed by different rigs, so
 the adaptation regimes and the test ask the same question. Each seed draws its own subjects,
 rigs and initial weights; the tables give the mean and the 95% CI over seeds.
 
-Shared settings come from `bench/configs/experiment/demo.yaml`, the stages (their overrides and
-epochs) from `bench/configs/experiment/stages/demo.yaml`. The pretrain stage keeps its
+Shared settings come from `experiment/demo.yaml`, the stages (their overrides and epochs) from
+`experiment/stages/demo.yaml` of the config folders (a user's `--config-dir` first, then the
+packaged `bench/configs/`). The pretrain stage keeps its
 best checkpoint by validation MPJPE on held-out *daily* takes; the other stages keep their last
 checkpoint (`trainer.monitor=null`), since selecting by target-domain 3D would use the labels that
 adaptation must not see.
@@ -32,15 +33,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from liftbench.bench.config import compose
-from liftbench.bench.regimes import list_regimes
+from liftbench.bench.config import compose, find_config
 from liftbench.models.trivial import TRIVIAL_BASELINES
 
 # Three fast tiny lifters: every stage of all three, two seeds, fits in 10 CPU minutes. The tiny
 # transformers take minutes per stage here: pass `--lifters motionagformer_xs kasportsformer ...`.
 DEMO_LIFTERS = ("simplebaseline", "videopose3d_27", "canonpose")
 DEMO_SEEDS = (0, 1)
-STAGES_FILE = Path(__file__).parent / "configs" / "experiment" / "stages" / "demo.yaml"
+STAGES_FILE = ("experiment", "stages", "demo.yaml")  # below a config folder
 
 
 @dataclass(frozen=True)
@@ -71,9 +71,18 @@ def _stage(spec: dict[str, Any]) -> Stage:
                  per_lifter={k: _flat(v) for k, v in (spec.get("per_lifter") or {}).items()})
 
 
-def load_stages(path: Path = STAGES_FILE) -> tuple[tuple[Stage, ...], Stage]:
-    """The demo's stages and its trivial-baseline stage, from the experiment's stage file."""
+def load_stages(path: Path | None = None) -> tuple[tuple[Stage, ...], Stage]:
+    """The demo's stages and its trivial-baseline stage, from the experiment's stage file.
+
+    Args:
+        path: the stage file (default: `experiment/stages/demo.yaml` of the config folders).
+    """
     from omegaconf import OmegaConf
+
+    if path is None:
+        path = find_config(*STAGES_FILE)
+        if path is None:
+            raise FileNotFoundError(f"no {'/'.join(STAGES_FILE)} in the config folders")
 
     raw = OmegaConf.to_container(OmegaConf.load(path), resolve=True)
     if not isinstance(raw, dict) or not raw.get("stages") or "baseline" not in raw:
@@ -84,13 +93,12 @@ def load_stages(path: Path = STAGES_FILE) -> tuple[tuple[Stage, ...], Stage]:
     return stages, _stage(raw["baseline"])
 
 
-STAGES, BASELINE_STAGE = load_stages()
-
-
 def available_stages() -> list[Stage]:
     """The stages whose regime is registered."""
+    from liftbench.bench.regimes import list_regimes
+
     known = set(list_regimes())
-    return [s for s in STAGES if s.regime in known]
+    return [s for s in load_stages()[0] if s.regime in known]
 
 
 def run_demo(lifters: Sequence[str], out: Path, overrides: Sequence[str] = (),
@@ -118,7 +126,8 @@ def run_demo(lifters: Sequence[str], out: Path, overrides: Sequence[str] = (),
         raise ValueError("seeds is empty: give at least one seed")
     stages = list(stages or available_stages())
     plan = [(seed, lifter, stage) for seed in seeds for lifter in lifters for stage in stages]
-    plan += [(seed, name, BASELINE_STAGE) for seed in seeds for name in baselines]
+    baseline_stage = load_stages()[1]
+    plan += [(seed, name, baseline_stage) for seed in seeds for name in baselines]
     rows: list[dict] = []
     pretrained: dict[tuple[int, str], Path] = {}
     for k, (seed, lifter, stage) in enumerate(plan, 1):
@@ -142,8 +151,9 @@ def run_demo(lifters: Sequence[str], out: Path, overrides: Sequence[str] = (),
         if stage.name == "pretrain":
             from liftbench.leaderboard.records import read_record
 
-            run_id = read_record(record).run_id
-            pretrained[(seed, lifter)] = out / "runs" / run_id / "checkpoints" / "best.ckpt"
+            rec = read_record(record)
+            pretrained[(seed, lifter)] = Path(rec.checkpoint) if rec.checkpoint else \
+                out / "runs" / rec.run_id / "checkpoints" / "best.ckpt"  # older records
         rows.append({"lifter": lifter, "stage": stage.name, "label": stage.label, "seed": seed,
                      "record": record, "seconds": time.time() - started})
     return rows

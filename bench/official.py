@@ -16,6 +16,7 @@ from typing import Any
 import torch
 
 from liftbench.bench.checkpoints import is_liftbench_checkpoint
+from liftbench.bench.regimes.base import REGIME_KEY
 from liftbench.models import create_lifter
 from liftbench.models.official import (
     family_of,
@@ -41,11 +42,14 @@ def liftbench_checkpoint(name: str, weights: Mapping[str, torch.Tensor],
     """
     import lightning
 
-    hp = {"lifter": name, "lifter_name": name, "size": "paper",
-          "lifter_kwargs": dict(lifter_kwargs), "flip_tta": True, "frames": None}  # fmt: skip
+    hp = {"lifter": name, "size": "paper", "lifter_kwargs": dict(lifter_kwargs),
+          "flip_tta": True, "frames": None, "standardize": False}  # fmt: skip
     state = {f"lifter.{k}": v.detach().clone() for k, v in weights.items()}
+    with torch.device("meta"):  # the regime the lifter is evaluated in (its class attribute)
+        regime = getattr(create_lifter(name, **lifter_kwargs), "default_regime", "supervised")
     ckpt = {"hyper_parameters": hp, "state_dict": state,
-            "pytorch-lightning_version": lightning.__version__}  # fmt: skip
+            "pytorch-lightning_version": lightning.__version__,
+            REGIME_KEY: {"name": regime}}  # fmt: skip
     if source is not None:
         ckpt["converted_from"] = dict(source)
     return ckpt
@@ -69,13 +73,19 @@ def convert_official(path: str | Path, name: str, out: str | Path,
 
 def export_official(path: str | Path, out: str | Path, name: str | None = None) -> Path:
     """Export a liftbench checkpoint in the official script's layout (weights only) at `out`."""
-    from liftbench.bench.predict import load_lifter_from_checkpoint
+    from liftbench.bench.checkpoints import load_regime
 
-    lifter, hp = load_lifter_from_checkpoint(path)
-    saved = hp.get("lifter_name") or hp["lifter"]
-    if getattr(lifter, "normalizer", None) is not None:
+    regime = load_regime(path)
+    saved = regime.hparams["lifter"]
+    if regime.normalizer is not None:
         raise ValueError(f"{path} was trained with z-score input/output normalisation, which the "
                          "official code does not have: its weights alone would give other outputs")
+    extras = sorted({k.split(".")[0] for k in regime.state_dict()} - {"lifter"})
+    if extras:
+        raise ValueError(f"{path} is a {regime.regime_name!r} checkpoint that predicts through "
+                         f"{', '.join(extras)} beside the lifter; the official format holds the "
+                         "lifter's weights only")
+    lifter = regime.lifter
     if name is not None and name != saved:
         raise ValueError(f"{path} holds lifter {saved!r}, not {name!r}")
     out = Path(out)

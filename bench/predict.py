@@ -19,23 +19,14 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
 
-from liftbench.bench.checkpoints import (
-    is_liftbench_checkpoint,
-    load_lifter_weights,
-    load_normalizer,
-    read_checkpoint,
-)
+from liftbench.bench.checkpoints import load_regime
 from liftbench.bench.outputs import Staging, staged, with_extension
-from liftbench.bench.regimes.base import build_lifter_for
 from liftbench.datamodules.input_errors import read_json, reading
 from liftbench.datamodules.keypoint_layouts import CANDIDATES, infer_layout
 from liftbench.datamodules.scores import THRESHOLD, confidence_report, normalise_scores
 from liftbench.geometry.cameras import normalize_screen
-from liftbench.geometry.skeletons import ROOT, convert, get_joint_set
-from liftbench.models.flip import flip_average
-from liftbench.models.normalization import StandardizedLifter
+from liftbench.geometry.skeletons import convert, get_joint_set
 
 
 def _as_views(kp: np.ndarray, argument: str) -> np.ndarray:
@@ -156,84 +147,20 @@ def fill_missing(kp: np.ndarray) -> np.ndarray:
     return kp
 
 
-def load_lifter_from_checkpoint(
-    path: str | Path, model: str | None = None, config: str | Path | None = None,
-) -> tuple[torch.nn.Module, dict[str, Any]]:  # fmt: skip
-    """The lifter of a checkpoint (weights loaded, eval mode) and its hparams.
-
-    A liftbench checkpoint records its lifter; an official one (MotionBERT's `best_epoch.bin`,
-    ...) needs `model` (and `config`, the official YAML, unless it is the paper configuration).
-    """
-    if not is_liftbench_checkpoint(path):
-        from liftbench.models.official import load_official, official_lifters
-
-        if model is None:
-            raise ValueError(f"{path} is not a liftbench checkpoint; for an official checkpoint "
-                             f"pass --model NAME (one of {', '.join(official_lifters())})")
-        return load_official(model, path, config), {"lifter": model, "flip_tta": True}
-    ckpt = read_checkpoint(path)
-    hp = ckpt.get("hyper_parameters") or {}
-    if "lifter" not in hp:
-        raise ValueError(
-            f"{path} is not a liftbench checkpoint (no hyper_parameters.lifter); load plain "
-            f"weights with bench.checkpoints.load_lifter_weights into create_lifter(...)"
-        )
-    lifter = build_lifter_for(hp["lifter"], hp.get("size", "paper"),
-                              dict(hp.get("lifter_kwargs") or {}), hp.get("frames"))
-    load_lifter_weights(lifter, ckpt, expected_name=model)
-    norm = load_normalizer(ckpt)  # the training set's z-score statistics, when the regime used them
-    if norm is not None:
-        lifter = StandardizedLifter(lifter, norm)
-    return lifter.eval(), hp
-
-
-@torch.no_grad()
-def lift_sequence(lifter: torch.nn.Module, x: np.ndarray, flip: bool = True,
-                  batch_size: int = 64) -> np.ndarray:
-    """Lift a whole sequence window by window.
-
-    Windows of the lifter's T (`max_frames`, or the whole sequence for frame-wise lifters) are
-    laid end to end; the last one is aligned to the sequence end and only its new frames are kept.
-
-    Args:
-        lifter: a lifter in eval mode.
-        x: `(T, 17, 3)` width-normalised 2D + confidence.
-        flip: average with the mirrored input (test-time flip).
-        batch_size: windows per forward pass.
-
-    Returns:
-        `(T, 17, 3)` root-relative 2.5D.
-    """
-    total = x.shape[0]
-    win = min(getattr(lifter, "max_frames", None) or total, total)
-    starts = list(range(0, total - win + 1, win))
-    if starts[-1] + win < total:
-        starts.append(total - win)
-    dtype = next(iter([*lifter.parameters(), *lifter.buffers()]), torch.zeros(())).dtype
-    clips = torch.as_tensor(np.stack([x[s : s + win] for s in starts]), dtype=dtype)
-    outs = []
-    for chunk in clips.split(batch_size):
-        pred = flip_average(lifter, chunk) if flip else lifter(chunk)
-        outs.append(pred - pred[..., ROOT : ROOT + 1, :])
-    pred = torch.cat(outs).double().numpy()
-    out = np.zeros((total, 17, 3))
-    for s, p in zip(starts, pred, strict=True):
-        out[s : s + win] = p  # the end-aligned window overwrites only the tail
-    return out
-
-
 def predict_file(ckpt_path: str | Path, keypoints_path: str | Path, flip: bool | None = None,
                  joint_set: str | None = None,
                  image_size: tuple[int, int] | None = None, model: str | None = None,
                  config: str | Path | None = None, video: str | None = None) -> dict[str, Any]:
     """Checkpoint + 2D file → `{"pose3d": (V, T, 17, 3) 2.5D, "pose2d": (V, T, 17, 3) px, …}`.
 
-    `model` / `config` name the lifter of an official checkpoint (see
-    `load_lifter_from_checkpoint`); `video` picks one video of a VideoPose3D archive.
+    The checkpoint's regime predicts (`bench.checkpoints.load_regime` and its
+    `predict_sequence`), so a checkpoint of any regime predicts what its `test` scored.
+    `model` / `config` name the lifter of an official checkpoint; `video` picks one video of a
+    VideoPose3D archive.
     `result["confidence"]` reports the file's score scale and how many lifter-input joints
     are at or below the detection threshold (`datamodules.scores.confidence_report`).
     """
-    lifter, hp = load_lifter_from_checkpoint(ckpt_path, model=model, config=config)
+    regime = load_regime(ckpt_path, model=model, config=config)
     data = load_keypoints(keypoints_path, joint_set=joint_set, image_size=image_size,
                           video=video)
     kp = data["keypoints"]
@@ -245,19 +172,21 @@ def predict_file(ckpt_path: str | Path, keypoints_path: str | Path, flip: bool |
             filled_views.append(fill_missing(kp[v]))
         except ValueError as exc:
             raise ValueError(f"{keypoints_path}: {exc}") from None
-    flip = bool(hp.get("flip_tta", True)) if flip is None else flip
+    flip = bool(regime.flip_tta) if flip is None else flip
     views, inputs = [], []
     for v, filled in enumerate(filled_views):
         x = filled.copy()
         x[..., :2] = normalize_screen(filled[..., :2], data["image_size"][v])
         inputs.append(filled)
-        views.append(lift_sequence(lifter, x, flip=flip))
+        # the regime's own prediction, as its `test` scored it (head, normaliser, flip, root)
+        views.append(regime.predict_sequence(x, flip=flip))
     pose2d = np.stack(inputs)
     return {
         "pose3d": np.stack(views), "pose2d": pose2d, "image_size": data["image_size"],
-        "lifter": hp["lifter"], "flip_tta": flip,
+        "lifter": regime.hparams["lifter"], "regime": regime.regime_name, "flip_tta": flip,
         "units": "normalised 2.5D (root-relative, image-width units; README Conventions)",
         "source_joint_set": data.get("source_joint_set", data["joint_set"]),
+        "notes": list(data.get("notes", [])),  # e.g. a metadata joint order the data contradict
         "confidence": confidence_report(pose2d[..., 2], data.get("score_scale", "")),
     }
 
@@ -286,10 +215,13 @@ def save_prediction(result: dict[str, Any], out: str | Path,
         np.savez_compressed(stage.path(npz), pose3d=result["pose3d"], pose2d=result["pose2d"],
                             image_size=result["image_size"], lifter=result["lifter"],
                             units=result["units"])
-        meta = {"lifter": result["lifter"], "flip_tta": result["flip_tta"],
+        meta = {"lifter": result["lifter"], "regime": result.get("regime", "supervised"),
+                "flip_tta": result["flip_tta"],
                 "units": result["units"], "joint_set": "h36m17"}
         if result.get("source_joint_set"):
             meta["source_joint_set"] = result["source_joint_set"]
+        if result.get("notes"):
+            meta["notes"] = result["notes"]
         if result.get("confidence") is not None:
             meta["confidence"] = result["confidence"]
         meta["pose3d"] = np.round(result["pose3d"], 6).tolist()

@@ -13,13 +13,11 @@ import platform
 import secrets
 import subprocess
 import time
-import warnings
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 import lightning as L
-import numpy as np
 import torch
 from lightning.pytorch.callbacks import Callback, ModelCheckpoint
 from omegaconf import DictConfig, OmegaConf
@@ -84,9 +82,11 @@ class RecordWriter(Callback):
     """Writes the run record at the end of `trainer.test` (global rank 0 only)."""
 
     def __init__(self, cfg: DictConfig, run_id: str, kind: str, started: float,
-                 protocol: dict[str, Any]) -> None:
+                 protocol: dict[str, Any], checkpoint: str | Path | None = None) -> None:
         self.cfg, self.run_id, self.kind, self.started = cfg, run_id, kind, started
         self.protocol = protocol
+        # the checkpoint evaluated when the Trainer tests without `ckpt_path` (a baseline's)
+        self.checkpoint = checkpoint
         # Known up front: under ddp_spawn the parent process never sees the callback's state.
         self.path = Path(cfg.results_dir) / f"{run_id}.json"
 
@@ -98,6 +98,8 @@ class RecordWriter(Callback):
                              pl_module.last_test_results, time.time() - self.started,
                              {"world_size": trainer.world_size,
                               "precision": str(trainer.precision)})
+        tested = trainer.ckpt_path or self.checkpoint
+        record.checkpoint = str(Path(tested).resolve()) if tested else None
         write_record(record, self.cfg.results_dir)
 
 
@@ -125,7 +127,10 @@ def make_record(cfg: DictConfig, run_id: str, kind: str, module: Any, protocol: 
         lifter={"name": cfg.model.name, "size": cfg.model.size,
                 "params": sum(p.numel() for p in module.lifter.parameters()),
                 "kwargs": container["model"]["kwargs"]},
-        regime={"name": cfg.regime.name, "loss_weights": container["regime"].get("loss", {})},
+        # the weights the regime trained with (its YAML defaults completed and checked)
+        regime={"name": cfg.regime.name,
+                "loss_weights": dict(getattr(module, "loss_cfg", None)
+                                     or container["regime"].get("loss", {}))},
         protocol=protocol,
         metrics=results["overall"],
         groups={"action": results["groups"]},
@@ -156,8 +161,15 @@ def protocol_fields(cfg: DictConfig, dm: Any, module: Any) -> dict[str, Any]:
         proto = {"dataset": cfg.data.name, "split": "default", "source_2d": "unknown",
                  "frames": None, "stride": None}
     joints = module.joints_eval if module.joints_eval is not None else list(range(17))
+    lifter = module.lifter
     proto.update({"flip_tta": bool(module.flip_tta), "joints_evaluated": joints,
-                  "averaging": "frame", "units": "mm", "scale": module.eval_scale})
+                  "averaging": "frame", "units": "mm", "scale": module.eval_scale,
+                  # seq2seq (every frame of a window scored) or centre (seq2frame lifters)
+                  "output": "centre" if getattr(lifter, "output_frames", "all") == "centre"
+                  else "seq2seq",
+                  "joint_set": getattr(lifter, "joint_set", "h36m17")})
+    # a regime's own protocol fields (the diffusion regime's multi-hypothesis setting)
+    proto.update(module.protocol_extra() if hasattr(module, "protocol_extra") else {})
     return proto
 
 
@@ -177,49 +189,6 @@ def build_module(cfg: DictConfig, dm: Any) -> L.LightningModule:
         frames=getattr(dm, "frames", None),
         **regime,
     )
-
-
-def training_arrays(dm: Any, max_batches: int = 2000) -> tuple[np.ndarray, np.ndarray]:
-    """`(N, T, J, 3)` inputs and targets of the set the DataModule trains on (views folded).
-
-    Read from the cached clip arrays when the DataModule exposes them, else collected from its
-    training loader (at most `max_batches` batches).
-    """
-    name = getattr(dm, "train_on", "train")
-    ds = getattr(dm, "datasets", {}).get(name)
-    arrays = getattr(ds, "arrays", None)
-    if arrays is not None and "input" in arrays and "target" in arrays:
-        x, y = np.asarray(arrays["input"]), np.asarray(arrays["target"])
-    else:
-        xs, ys = [], []
-        for i, batch in enumerate(dm.train_dataloader()):
-            if i >= max_batches:
-                break
-            xs.append(batch["input"].numpy())
-            ys.append(batch["target"].numpy())
-        x, y = np.concatenate(xs), np.concatenate(ys)
-    return x.reshape((-1,) + x.shape[-3:]), y.reshape((-1,) + y.shape[-3:])
-
-
-def prepare_normalizer(cfg: DictConfig, dm: Any, module: Any) -> None:
-    """Give a standardising regime its statistics, unless it has them already.
-
-    Statistics arrive with `init_from` (`load_regime_extras` loads the `normalizer.*` buffers) or,
-    for a resumed run, with its checkpoint; otherwise they are fitted on the training set. An
-    adaptation regime (no 3D labels) gets input statistics only (the 2D is observed; the targets'
-    3D must not be read): its outputs stay in 2.5D units, with a warning.
-    """
-    if module.normalizer is None or module.normalizer.is_fitted or cfg.ckpt_path:
-        return
-    inputs, targets = training_arrays(dm)
-    if not module.uses_3d_labels:
-        warnings.warn(
-            f"regime {cfg.regime.name!r} trains without 3D labels: lifter {cfg.model.name!r} is "
-            "standardised with input statistics only (pass init_from=<a supervised checkpoint> "
-            "to reuse its statistics)", stacklevel=2,
-        )
-        targets = None
-    module.fit_normalizer(inputs, targets)
 
 
 def build_trainer(cfg: DictConfig, run_dir: Path, callbacks: list[Callback],
@@ -272,7 +241,6 @@ def run_fit(cfg: DictConfig) -> Path | None:
         init = read_checkpoint(cfg.init_from)
         load_lifter_weights(module.lifter, init, expected_name=cfg.model.name)
         load_regime_extras(module, init)
-    prepare_normalizer(cfg, dm, module)
     logger = build_logger(cfg, run_dir, run_id, state.get("wandb_id"))
     every = cfg.trainer.get("ckpt_every_n_steps") or None
     ckpt = ModelCheckpoint(
@@ -287,7 +255,8 @@ def run_fit(cfg: DictConfig) -> Path | None:
             dirpath=run_dir / "checkpoints", filename="last", monitor=None, save_top_k=1,
             every_n_train_steps=int(every), enable_version_counter=False,
         ))
-    writer = RecordWriter(cfg, run_id, "fit", started, protocol_fields(cfg, dm, module))
+    writer = RecordWriter(cfg, run_id, "fit", started, protocol_fields(cfg, dm, module),
+                          checkpoint=run_dir / "checkpoints" / "best.ckpt")
     # a regime that relabels its training set between rounds has the loader rebuilt then
     reload = module.iteration_epochs(cfg.trainer.max_epochs) \
         if hasattr(module, "iteration_epochs") else 0
@@ -299,6 +268,11 @@ def run_fit(cfg: DictConfig) -> Path | None:
     else:
         trainer.fit(module, datamodule=dm, ckpt_path=cfg.ckpt_path or None)
         best = ckpt.best_model_path or None
+        if best is None:
+            # nothing was validated (e.g. max_steps=0): the tested weights get a file of their
+            # own, so the record names the checkpoint its metrics came from
+            best = str(run_dir / "checkpoints" / "best.ckpt")
+            trainer.save_checkpoint(best)
         trainer.test(module, datamodule=dm, ckpt_path=best, verbose=False)
     _finish_logger(logger)
     return writer.path
@@ -311,7 +285,8 @@ def run_test(cfg: DictConfig) -> Path | None:
     started = time.time()
     L.seed_everything(int(cfg.seed), workers=True, verbose=False)
     ckpt = read_checkpoint(cfg.ckpt_path)
-    saved = (ckpt.get("hyper_parameters") or {}).get("lifter_name")
+    hp = ckpt.get("hyper_parameters") or {}
+    saved = hp.get("lifter") or hp.get("lifter_name")  # older checkpoints: lifter_name
     if saved and saved != cfg.model.name:
         raise ValueError(
             f"checkpoint {cfg.ckpt_path} was trained with lifter {saved!r}, but model="

@@ -35,6 +35,12 @@ import torch
 
 from liftbench.datamodules.clip_dataset import ClipDataset, clip_loader
 from liftbench.datamodules.clips import EVAL_BATCH_FACTOR, GROUND_TRUTH_KEYS, build_clips
+from liftbench.datamodules.multiview_takes import (
+    ClipIndex,
+    MultiViewTake,
+    load_clip_arrays,
+    takes_from_clips,
+)
 from liftbench.datamodules.records import SequenceRecord
 
 SETS = ("train", "val", "test", "adapt")
@@ -210,6 +216,60 @@ class ClipDataModule(L.LightningDataModule):
             "normalisation": cfg["normalisation"], "cache_key": self.cache_key,
             "train_on": self.train_on,
         }
+
+    # ---------------------------------------------------------------- what regimes read
+    @property
+    def clip_frames(self) -> int:
+        """T, the frames of every clip."""
+        return int(self.config["frames"])
+
+    @property
+    def num_views(self) -> int:
+        """V, the views of every sample (1: single-view samples)."""
+        return int(self.config["views"])
+
+    def training_arrays(self) -> tuple[np.ndarray, np.ndarray]:
+        """`(N, T, J, 3)` inputs and 2.5D targets of the `train_on` set, views folded.
+
+        What a standardising regime fits its normaliser on (a regime without 3D labels reads
+        only the inputs).
+        """
+        if not self.datasets:
+            self.setup()
+        arrays = self.datasets[self.train_on].arrays
+        if "target" not in arrays:
+            raise ValueError(f"the {self.train_on!r} set holds no 3D targets any more "
+                             "(hide_ground_truth was called)")
+        x, y = np.asarray(arrays["input"]), np.asarray(arrays["target"])
+        return x.reshape((-1,) + x.shape[-3:]), y.reshape((-1,) + y.shape[-3:])
+
+    def multiview_takes(self, name: str | None = None) -> tuple[list[MultiViewTake], ClipIndex]:
+        """The synchronized multi-view takes of set `name` (default `train_on`) and the clip index.
+
+        Each take's C camera sequences are rebuilt from the cached clips
+        (`datamodules.multiview_takes.takes_from_clips`); the index maps every clip of the set
+        to its take, start frame and cameras (for `labels_for_clips`). Ground-truth arrays are
+        included for evaluation only.
+
+        Raises:
+            ValueError: single-view clips (`views < 2`) or a set this split does not have.
+        """
+        name = name or self.train_on
+        if self.num_views < 2:
+            raise ValueError(f"multi-view takes need multi-view clips: views >= 2 (this "
+                             f"{self.name} DataModule has views={self.num_views})")
+        if not (self.cache_path / name).is_dir():
+            self.prepare_data()
+        if not (self.cache_path / name).is_dir():
+            raise ValueError(f"this split has no {name!r} set")
+        cameras = self.config.get("cameras")  # a count, or the selected camera names
+        if isinstance(cameras, list | tuple):
+            cameras = len(cameras)
+        if not cameras:
+            raise ValueError(f"the {self.name} DataModule does not say its cameras per take "
+                             "(config['cameras'])")
+        return takes_from_clips(load_clip_arrays(self.cache_path / name), int(cameras),
+                                int(self.config["stride"]))
 
     # ---------------------------------------------------------------- labels
     def set_training_labels(self, target: np.ndarray, valid: np.ndarray) -> None:

@@ -1,40 +1,26 @@
-"""Registry of LightningDataModules by dataset name (`synthetic`, `h36m`, `sportspose`, ...)."""
+"""Registry of LightningDataModules by dataset name (`synthetic`, `h36m`, `sportspose`, ...).
+
+The same mechanism as the lifters' and the regimes' (`liftbench.registry`): `@register_datamodule`
+(bare: the class's `name`; or `@register_datamodule("name")`), `create_datamodule`,
+`list_datamodules`, `get_datamodule_entry`, and plug-ins under the entry-point group
+`liftbench.datamodules`. The built-in dataset packages are imported at the first lookup.
+"""
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
-_DATAMODULES: dict[str, Callable[..., Any]] = {}
+from liftbench.registry import Registry, registered_name
 
 
-def register_datamodule(name: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    """Class decorator registering a DataModule (or a factory) under `name`."""
+@dataclass(frozen=True)
+class DataModuleEntry:
+    """One registered dataset: its name and the DataModule class (or factory) that builds it."""
 
-    def deco(cls: Callable[..., Any]) -> Callable[..., Any]:
-        _DATAMODULES[name] = cls
-        return cls
-
-    return deco
-
-
-def create_datamodule(name: str, **kwargs: Any) -> Any:
-    """Instantiate the DataModule registered as `name` with `kwargs`."""
-    _import_builtin()
-    if name not in _DATAMODULES:
-        close = difflib.get_close_matches(name, list(_DATAMODULES), n=3)
-        hint = f"; did you mean {', '.join(close)}?" if close else ""
-        raise ValueError(
-            f"unknown dataset {name!r}{hint} (known: {', '.join(sorted(_DATAMODULES))})"
-        )
-    return _DATAMODULES[name](**kwargs)
-
-
-def list_datamodules() -> list[str]:
-    """Sorted names of the registered DataModules."""
-    _import_builtin()
-    return sorted(_DATAMODULES)
+    name: str
+    factory: Callable[..., Any]
 
 
 def _import_builtin() -> None:
@@ -46,3 +32,46 @@ def _import_builtin() -> None:
     for info in pkgutil.iter_modules([str(Path(__file__).parent)]):
         if info.ispkg:
             importlib.import_module(f"liftbench.datamodules.{info.name}")
+
+
+DATAMODULES = Registry(
+    "dataset", "liftbench.datamodules", builtins=_import_builtin,
+    hint="register your own with @register_datamodule and `--import your_module`",
+)  # fmt: skip
+
+
+def register_datamodule(cls: Callable[..., Any] | str | None = None, *,
+                        name: str | None = None) -> Any:
+    """Register a DataModule class (or a factory) under a dataset name.
+
+    Usable bare (`@register_datamodule`: the class's `name` attribute, else its `__name__`), with
+    the name (`@register_datamodule("mydata")`) or `@register_datamodule(name="mydata")`.
+
+    Args:
+        cls: the class or factory, `cls(**kwargs) -> LightningDataModule` (or the name).
+        name: the dataset name (`data=<name>`).
+    """
+    if isinstance(cls, str):
+        name, cls = cls, None
+
+    def deco(obj: Callable[..., Any]) -> Callable[..., Any]:
+        key = registered_name(obj, name, "name")
+        DATAMODULES.add(key, DataModuleEntry(key, obj), same=lambda a, b: a.factory is b.factory)
+        return obj
+
+    return deco(cls) if cls is not None else deco
+
+
+def get_datamodule_entry(name: str) -> DataModuleEntry:
+    """The registry entry of dataset `name` (an unknown name fails listing the valid ones)."""
+    return DATAMODULES.get(name)
+
+
+def create_datamodule(name: str, **kwargs: Any) -> Any:
+    """Instantiate the DataModule registered as `name` with `kwargs`."""
+    return get_datamodule_entry(name).factory(**kwargs)
+
+
+def list_datamodules(pattern: str | None = None) -> list[str]:
+    """Sorted names of the registered DataModules, optionally filtered by a shell-style pattern."""
+    return DATAMODULES.names(pattern)

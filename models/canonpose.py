@@ -16,7 +16,6 @@ official 16-joint network has 10,598,451 (the registered count; +0.06% for the e
 
 from __future__ import annotations
 
-import roma
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -41,6 +40,8 @@ def rotation_matrix(rotvec: torch.Tensor) -> torch.Tensor:
     """Rotation matrices `(..., 3, 3)` from axis-angle vectors `(..., 3)` (radians), via `roma`."""
     if rotvec.shape[-1] != 3:
         raise ValueError(f"rotvec must have shape (..., 3), got {tuple(rotvec.shape)}")
+    import roma  # deferred: its import loads torch._dynamo (~1 s), which listing lifters skips
+
     return roma.rotvec_to_rotmat(rotvec)
 
 

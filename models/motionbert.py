@@ -94,6 +94,7 @@ class DSTformer(Lifter):
     ) -> None:  # fmt: skip
         super().__init__()
         self.num_joints, self.max_frames, self.feature_dim = num_joints, maxlen, dim_rep
+        self.min_frames = 1  # positional embeddings are sliced to T: any clip up to maxlen
         self.joints_embed = nn.Linear(3, dim_feat)
         self.pos_embed = nn.Parameter(torch.zeros(1, num_joints, dim_feat))
         self.temp_embed = nn.Parameter(torch.zeros(1, maxlen, 1, dim_feat))

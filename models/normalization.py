@@ -110,6 +110,16 @@ class StandardizedLifter(nn.Module):
         return getattr(self.lifter, "max_frames", None)
 
     @property
+    def min_frames(self) -> int | None:
+        """The wrapped lifter's shortest T (None: a fixed window of `max_frames`)."""
+        return getattr(self.lifter, "min_frames", None)
+
+    @property
+    def output_frames(self) -> str:
+        """The wrapped lifter's `"all"` / `"centre"` output."""
+        return getattr(self.lifter, "output_frames", "all")
+
+    @property
     def num_joints(self) -> int:
         """The wrapped lifter's J."""
         return int(getattr(self.lifter, "num_joints", 17))

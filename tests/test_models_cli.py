@@ -3,10 +3,22 @@
 import json
 
 import pytest
+import torch
+from torch import nn
 
 from liftbench.bench.cli import main
-from liftbench.bench.commands.models import describe
-from liftbench.bench.perf.models import OFFICIAL, _measure, _row, reference_rows
+from liftbench.bench.commands import models as models_cmd
+from liftbench.bench.commands.models import cache_key, describe
+from liftbench.bench.perf.models import OFFICIAL, _measure, _row, flops_per_frame, reference_rows
+from liftbench.models import create_lifter
+from liftbench.models.registry import LIFTERS, LifterEntry
+
+
+@pytest.fixture(autouse=True)
+def own_cache(tmp_path, monkeypatch):
+    """Each test starts from an empty figures cache of its own."""
+    monkeypatch.setenv("LIFTBENCH_CACHE", str(tmp_path / "cache"))
+    return tmp_path / "cache" / "lifters.json"
 
 
 def _json_out(capsys, argv):
@@ -123,3 +135,74 @@ def test_perf_models_side_by_side_with_official_root(tmp_path, capsys):
 def test_perf_rejects_unknown_models(capsys):
     assert main(["perf", "models", "--models", "nope"]) != 0
     assert "unknown lifter" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("name", ["videopose3d_27", "motionagformer_xs", "kasportsformer",
+                                  "canonpose", "simplebaseline"])
+def test_meta_device_figures_equal_a_real_build(name):
+    torch.manual_seed(0)
+    real = create_lifter(name, size="tiny")
+    row = describe(name, "tiny", cache={})
+    assert row["params"] == sum(p.numel() for p in real.parameters() if p.requires_grad)
+    frames = getattr(real, "max_frames", None) or 27
+    assert row["flops_per_frame"] == pytest.approx(flops_per_frame(real, frames), rel=1e-12)
+
+
+def test_figures_are_counted_once_and_cached(own_cache, monkeypatch, capsys):
+    assert main(["models", "--json", "--size", "tiny", "--pattern", "videopose3d_27"]) == 0
+    first = json.loads(capsys.readouterr().out)
+    cached = json.loads(own_cache.read_text())
+    assert list(cached) == [cache_key("videopose3d_27", "tiny")]
+
+    def fail(*args, **kwargs):
+        raise AssertionError("counted again")
+
+    monkeypatch.setattr(models_cmd, "_count", fail)
+    assert main(["models", "--json", "--size", "tiny", "--pattern", "videopose3d_27"]) == 0
+    assert json.loads(capsys.readouterr().out) == first
+    with pytest.raises(AssertionError, match="counted again"):  # another size is another key
+        describe("videopose3d_27", "paper")
+    assert cache_key("videopose3d_27", "paper") != cache_key("videopose3d_27", "tiny")
+
+
+class _ValueDependent(nn.Module):
+    """A forward that reads a value (`.item()`), which the meta device cannot give."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.lin = nn.Linear(3, 3)
+
+    def forward(self, x):
+        steps = int(x.abs().sum().item() > -1) + 1
+        for _ in range(steps):
+            x = self.lin(x)
+        return x
+
+
+def test_a_forward_the_meta_device_cannot_run(monkeypatch, capsys):
+    entries = dict(LIFTERS.entries)
+    entries["value_dependent"] = LifterEntry("value_dependent", _ValueDependent, "test")
+    monkeypatch.setattr(LIFTERS, "entries", entries)
+    cache: dict = {}
+    row = describe("value_dependent", "paper", cache=cache)
+    assert row["params"] == 12 and row["flops_per_frame"] is None
+    assert cache[cache_key("value_dependent", "paper")]["meta_failed"]
+    assert main(["models", "--pattern", "value_dep*"]) == 0
+    assert "`--flops` counts it on a real one" in capsys.readouterr().out
+    real = describe("value_dependent", "paper", cache=cache, real_forward=True)
+    assert real["flops_per_frame"] == 2 * 2 * 3 * 3 * 17  # two Linear(3, 3) per joint and frame
+    assert main(["models", "--json", "--flops", "--pattern", "value_dep*"]) == 0
+    assert json.loads(capsys.readouterr().out)[0]["flops_per_frame"] == real["flops_per_frame"]
+
+
+def test_listing_lifters_imports_no_lightning():
+    import subprocess
+    import sys
+
+    code = ("import sys\nfrom liftbench.bench.cli import main\n"
+            "assert main(['models', '--pattern', 'simplebaseline']) == 0\n"
+            "assert 'lightning' not in sys.modules and 'roma' not in sys.modules, 'heavy import'\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert "simplebaseline" in out.stdout

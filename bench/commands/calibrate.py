@@ -208,9 +208,10 @@ def _jsonable(value: Any) -> Any:
 def _run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
+    from liftbench.bench.checkpoints import load_regime
     from liftbench.bench.outputs import staged
-    from liftbench.bench.predict import fill_missing, load_lifter_from_checkpoint
-    from liftbench.bench.pseudolabels import MultiViewTake, lift_views, pseudo_labels
+    from liftbench.bench.predict import fill_missing
+    from liftbench.bench.pseudolabels import MultiViewTake, pseudo_labels
     from liftbench.geometry.calibration import CalibrationWarning, extrinsic_errors
     from liftbench.geometry.cameras import camera_center, normalize_screen
 
@@ -224,17 +225,18 @@ def _run(args: argparse.Namespace) -> int:
         raise ValueError(f"calibration needs at least 2 cameras, the keypoint files hold V={V}")
     # every input is read before the progress bar starts (errors then print on their own line)
     lifted = None if args.pose3d is None else _load_pose3d(args.pose3d, V, T)
-    lifter = None if args.checkpoint is None else load_lifter_from_checkpoint(args.checkpoint)[0]
+    regime = None if args.checkpoint is None else load_regime(args.checkpoint)
     out: Path = args.out
     bar = tqdm(total=V + 2, desc="calibrate", unit="step")
     filled = np.stack([fill_missing(kp[v]) for v in range(V)])
     inputs = filled.copy()
     inputs[..., :2] = normalize_screen(filled[..., :2], data["image_size"][:, None, None])
-    if lifter is not None:
+    if regime is not None:
         views_3d = []
         for v in range(V):
             bar.set_postfix_str(f"lift view {v + 1}/{V}")
-            views_3d.append(lift_views(lifter, inputs[v : v + 1], flip=not args.no_flip)[0])
+            # the checkpoint's regime predicts, as in its `test` and in `liftbench predict`
+            views_3d.append(regime.predict_sequence(inputs[v], flip=not args.no_flip))
             bar.update()
         lifted = np.stack(views_3d)
     else:

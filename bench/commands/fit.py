@@ -17,7 +17,7 @@ EXAMPLES = {
 EPILOG = """\
 overrides: group choices and dotted keys, e.g.
   {example}
-config groups (packaged options):
+config groups (options of the packaged configs and of --config-dir folders):
 {groups}
 aliases: size=… (model.size), lifter=… (model.name), epochs=… (trainer.max_epochs)
 """

@@ -11,19 +11,24 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from liftbench.bench.config import CONFIG_DIR
+from liftbench.bench.config import config_dirs, config_files, find_config
 
 
 def resolve_config(name: str, kind: str) -> Path:
-    """A file path, or the name of a packaged `bench/configs/<kind>/<name>.yaml`."""
+    """A file path, or the name of a `<kind>/<name>.yaml` in the config folders.
+
+    The user's folders (`--config-dir`) are searched before the packaged `bench/configs/`.
+    """
     path = Path(name)
     if path.is_file():
         return path
-    packaged = CONFIG_DIR / kind / f"{name.removesuffix('.yaml')}.yaml"
-    if packaged.is_file():
-        return packaged
-    options = sorted(p.stem for p in (CONFIG_DIR / kind).glob("*.yaml"))
-    raise FileNotFoundError(f"{kind} file {name!r} not found (packaged: {', '.join(options)})")
+    found = find_config(kind, f"{name.removesuffix('.yaml')}.yaml")
+    if found is not None:
+        return found
+    options = ", ".join(config_files(kind)) or "none"
+    searched = ", ".join(str(d / kind) for d in config_dirs())
+    raise FileNotFoundError(f"{kind} file {name!r} not found (available: {options}; "
+                            f"searched: {searched})")
 
 
 class _Intermixed(argparse.ArgumentParser):
@@ -55,7 +60,8 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     """Register `grid`."""
     p = sub.add_parser("grid", help="run lifters x regimes x datasets from one YAML config",
                        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("file", help="grid YAML (a path or a packaged name, e.g. lifters_supervised)")
+    p.add_argument("file", help="grid YAML (a path or a name in the config folders' grid/, "
+                   "e.g. lifters_supervised)")
     p.add_argument("overrides", nargs="*", metavar="KEY=VALUE", help="applied to every cell")
     p.add_argument("--dry-run", action="store_true", help="list the cells and exit")
     p.add_argument("--table", action="store_true",

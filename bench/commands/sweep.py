@@ -17,7 +17,8 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     """Register `sweep`."""
     p = sub.add_parser("sweep", help="run a wandb sweep file (online agent or offline expansion)",
                        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("file", help="sweep YAML (a path or a packaged name, e.g. supervised_w_vel)")
+    p.add_argument("file", help="sweep YAML (a path or a name in the config folders' sweep/, "
+                   "e.g. supervised_w_vel)")
     p.add_argument("overrides", nargs="*", metavar="KEY=VALUE", help="applied to every trial")
     p.add_argument("--mode", choices=("auto", "online", "offline"), default="auto",
                    help="auto: online with a wandb API key, else offline (default)")

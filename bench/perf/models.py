@@ -2,9 +2,16 @@
 
 With `--official-root DIR` (local checkouts of the official repositories) each official model
 is measured the same way, side by side in the same run, and the "vs off." columns divide by
-those figures. Without it there is nothing measured to compare with: the reference figures of
-the official code (another machine, another day) are printed in a separate table, labelled as
-such, and no ratio is computed from them.
+those figures. `--rounds R` alternates the two R times per (model, mode), swapping which goes
+first every round (ours, official, official, ours, ...), and reports the median over rounds, so a
+machine whose load drifts during the run biases neither side. For MixSTE, KTPFormer, STCFormer,
+P-STMO and D3DP the run first checks parity: the official model's weights, loaded into
+liftbench's lifter through the official key map, must give the same outputs (max |Δ| ≤
+`PARITY_ATOL`), or that model is not timed. D3DP rows time one denoiser evaluation (see
+`_official_models.Denoiser`) on both sides, with or without `--official-root`. Without it
+there is nothing measured to compare with: the reference figures of the official code (another
+machine, another day) are printed in a separate table, labelled as such, and no ratio is
+computed from them.
 
 Every (model, mode) measurement runs in a fresh subprocess: in one long-lived process the
 allocator state of earlier runs made fwd+bwd timings vary up to 3×. The child
@@ -62,6 +69,7 @@ OFFICIAL: dict[tuple[str, int, int], dict[str, tuple[float, ...]]] = {
 OFFICIAL_SOURCE = "official code, 2-vCPU EPYC, torch 2.14.1, fp32"
 
 DEFAULT_MODELS = ("motionagformer_b", "kasportsformer", "motionbert")
+PARITY_ATOL = 1e-5
 LONG_MODELS = ("motionagformer_b", "motionbert")
 LONG_AS_LIMIT_GB = 16
 
@@ -74,13 +82,23 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--repeats", type=int, default=5, help="timed runs (median; default 5)")
     parser.add_argument("--warmup", type=int, default=2, help="untimed runs first (default 2)")
     parser.add_argument(
+        "--modes", nargs="+", choices=("fwd", "fwdbwd"), default=["fwd", "fwdbwd"],
+        help="what to time (default: fwd fwdbwd)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--rounds", type=int, default=1,
+        help="with --official-root: alternate ours / official this many times per row, "
+        "swapping the order each round, and report the median (default 1)",
+    )  # fmt: skip
+    parser.add_argument(
         "--size", choices=("paper", "tiny"), default="paper",
         help="model configuration (default: paper; official ratios only make sense for paper)",
     )  # fmt: skip
     parser.add_argument(
         "--official-root", type=str, default=None, metavar="DIR",
         help="folder with the official checkouts (MotionBERT/, MotionAGFormer/, "
-        "KASportsFormer/): measure them side by side and report ratios",
+        "KASportsFormer/, MixSTE/, KTPFormer/, STCFormer/, P-STMO/, D3DP/): measure them side "
+        "by side and report ratios",
     )  # fmt: skip
     parser.add_argument(
         "--long", action="store_true",
@@ -89,17 +107,22 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )  # fmt: skip
 
 
-def flops_per_frame(model: torch.nn.Module, frames: int) -> float:
+def flops_per_frame(model: torch.nn.Module, frames: int,
+                    device: torch.device | str = "cpu") -> float:
     """Forward FLOPs per frame at B = 1 (`FlopCounterMode`; mm/bmm/addmm/conv, SDPA as MATH).
 
+    The counter reads shapes only, so a model built on the meta device (`device="meta"`) gives
+    the same count without memory or compute.
+
     Args:
-        model: a lifter taking `(1, frames, J, 3)`.
+        model: a lifter taking `(1, frames, J, 3)`, on `device`.
         frames: T.
+        device: where the input is made (the model's device).
 
     Returns:
         Total forward FLOPs divided by T.
     """
-    x = torch.randn(1, frames, getattr(model, "num_joints", 17), 3)
+    x = torch.randn(1, frames, getattr(model, "num_joints", 17), 3, device=device)
     with torch.no_grad(), sdpa_kernel(SDPBackend.MATH), FlopCounterMode(display=False) as fc:
         model.eval()(x)
     return fc.get_total_flops() / frames
@@ -107,7 +130,7 @@ def flops_per_frame(model: torch.nn.Module, frames: int) -> float:
 
 def _measure(spec: dict) -> dict:
     """Child process body: build, time and report one (model, mode, B, T) configuration."""
-    from liftbench.models import create_lifter
+    from liftbench.bench.perf._official_models import build_official, build_ours
 
     if spec.get("as_limit_gb"):
         limit = int(spec["as_limit_gb"] * (1 << 30))
@@ -117,12 +140,10 @@ def _measure(spec: dict) -> dict:
     torch.manual_seed(0)
     b, t = spec["batch"], spec["frames"]
     if spec.get("official_root"):
-        from liftbench.bench.perf._official_models import build_official
-
         model = build_official(spec["model"], spec["official_root"], t)
         model.num_joints = 17
     else:
-        model = create_lifter(spec["model"], size=spec.get("size", "paper"))
+        model = build_ours(spec["model"], t, size=spec.get("size", "paper"))
     x = torch.randn(b, t, model.num_joints, 3)
     flops = flops_per_frame(model, t) * t * b
     times = []
@@ -146,10 +167,24 @@ def _measure(spec: dict) -> dict:
     }  # fmt: skip
 
 
+def _parity(spec: dict) -> dict:
+    """Child process body: max |Δ| of liftbench's lifter given the official weights."""
+    from liftbench.bench.perf._official_models import check_parity
+
+    if spec.get("threads"):
+        torch.set_num_threads(spec["threads"])
+    return {"max_abs_diff": check_parity(spec["model"], spec["official_root"], spec["frames"])}
+
+
+def _child(spec: dict) -> dict:
+    """What a child process runs: `_parity` for a parity spec, else `_measure`."""
+    return _parity(spec) if spec.get("parity") else _measure(spec)
+
+
 def _spawn(spec: dict) -> dict:
-    """Run `_measure(spec)` in a fresh interpreter; failures come back as `{"error": ...}`."""
-    code = "import sys, json; from bench.perf.models import _measure; " \
-        "print('RESULT', json.dumps(_measure(json.loads(sys.argv[1]))))"  # fmt: skip
+    """Run `_child(spec)` in a fresh interpreter; failures come back as `{"error": ...}`."""
+    code = "import sys, json; from liftbench.bench.perf.models import _child; " \
+        "print('RESULT', json.dumps(_child(json.loads(sys.argv[1]))))"  # fmt: skip
     proc = subprocess.run(
         [sys.executable, "-c", code, json.dumps(spec)], capture_output=True, text=True,
         env={**os.environ, "PYTHONWARNINGS": "ignore"},
@@ -228,6 +263,66 @@ def _print_reference(refs: list[dict]) -> None:
               f"{ms:>8} ms  {rss:>6} MB peak RSS")
 
 
+def _check_parities(models: list[str], root: str, frames: int,
+                    threads: int | None) -> dict[str, dict]:  # fmt: skip
+    """Parity of each model that has a check (MixSTE, KTPFormer, STCFormer, P-STMO, D3DP).
+
+    One child process per model (`_parity`).
+
+    Returns:
+        model → `{"max_abs_diff": float}`, plus `"error"` when it failed or exceeds
+        `PARITY_ATOL`.
+    """
+    from liftbench.bench.perf._official_models import FRAME_KEYS
+    from liftbench.models.official import family_of, official_lifters
+
+    out: dict[str, dict] = {}
+    for m in dict.fromkeys(models):
+        if m not in official_lifters() or family_of(m).name not in FRAME_KEYS:
+            continue
+        res = _spawn({"parity": True, "model": m, "frames": frames, "official_root": root,
+                      "threads": threads})  # fmt: skip
+        if "error" not in res and not res["max_abs_diff"] <= PARITY_ATOL:
+            res["error"] = (f"parity failed: max |Δ| = {res['max_abs_diff']:.2e} > "
+                            f"{PARITY_ATOL:g} with the official weights")
+        elif "error" in res and not res["error"].startswith("parity"):
+            res["error"] = f"parity check failed: {res['error']}"
+        out[m] = res
+        print(f"  parity {m}: {res.get('error') or res['max_abs_diff']}", file=sys.stderr,
+              flush=True)  # fmt: skip
+    return out
+
+
+def _alternate(spec: dict, root: str, rounds: int) -> tuple[dict, dict]:
+    """Time ours and the official model `rounds` times, swapping the order every round.
+
+    Returns:
+        `(ours, official)`, each the median over rounds of the children's figures (`ms`,
+        `rss_mb`; `min_ms` the minimum), with every round's `round_ms` / `round_rss_mb`.
+    """
+    runs: dict[str, list[dict]] = {"ours": [], "official": []}
+    for r in range(rounds):
+        order = ("ours", "official") if r % 2 == 0 else ("official", "ours")
+        for side in order:
+            runs[side].append(_spawn(spec if side == "ours" else {**spec, "official_root": root}))
+    return _combine(runs["ours"]), _combine(runs["official"])
+
+
+def _combine(results: list[dict]) -> dict:
+    """Median figures over rounds; the first error if any round failed."""
+    for res in results:
+        if "error" in res:
+            return res
+    out = dict(results[0])
+    out["ms"] = statistics.median(r["ms"] for r in results)
+    out["min_ms"] = min(r["min_ms"] for r in results)
+    out["rss_mb"] = statistics.median(r["rss_mb"] for r in results)
+    if len(results) > 1:
+        out["round_ms"] = [r["ms"] for r in results]
+        out["round_rss_mb"] = [r["rss_mb"] for r in results]
+    return out
+
+
 def run(args: argparse.Namespace) -> dict:
     """Measure every requested configuration, print the table and return the figures."""
     from liftbench.models import is_lifter
@@ -235,14 +330,16 @@ def run(args: argparse.Namespace) -> dict:
     unknown = [m for m in args.models if not is_lifter(m)]
     if unknown:
         raise ValueError(f"--models: unknown lifter(s) {unknown}; see `liftbench models`")
-    if args.batch < 1 or args.frames < 1 or args.repeats < 1 or args.warmup < 0:
-        raise ValueError("--batch, --frames and --repeats must be >= 1 and --warmup >= 0")
+    rounds = getattr(args, "rounds", 1)
+    if min(args.batch, args.frames, args.repeats, rounds) < 1 or args.warmup < 0:
+        raise ValueError("--batch, --frames, --repeats and --rounds must be >= 1 and "
+                         "--warmup >= 0")
     threads = getattr(args, "threads", None)
     specs = [
         {"model": m, "mode": mode, "batch": args.batch, "frames": args.frames,
          "repeats": args.repeats, "warmup": args.warmup, "threads": threads,
          "size": getattr(args, "size", "paper")}
-        for m in args.models for mode in ("fwd", "fwdbwd")
+        for m in args.models for mode in getattr(args, "modes", ("fwd", "fwdbwd"))
     ]  # fmt: skip
     if args.long:
         specs += [
@@ -251,18 +348,34 @@ def run(args: argparse.Namespace) -> dict:
             for m in LONG_MODELS
         ]  # fmt: skip
     root = getattr(args, "official_root", None)
+    parity = _check_parities(args.models, root, args.frames, threads) if root else {}
     rows = []
     for spec in specs:
-        ours = _spawn(spec)
-        official = _spawn({**spec, "official_root": root}) if root else None
+        failed = parity.get(spec["model"], {}).get("error")
+        if failed:
+            rows.append({k: spec[k] for k in ("model", "mode", "batch", "frames")}
+                        | {"error": f"not timed: {failed}"})  # fmt: skip
+            continue
+        if root:
+            ours, official = _alternate(spec, root, rounds)
+        else:
+            ours, official = _spawn(spec), None
         rows.append(_row(spec, ours, official))
+        if spec["model"] in parity:
+            rows[-1]["parity_max_abs_diff"] = parity[spec["model"]]["max_abs_diff"]
         print(f"  measured {spec['model']} {spec['mode']} B={spec['batch']} T={spec['frames']}",
               file=sys.stderr, flush=True)  # fmt: skip
     _print(rows)
+    if "d3dp" in args.models:
+        print("d3dp: one denoiser evaluation (x_t, t = 500), not the sampler (2·H·K of them)")
     if root:
-        print(f"official code measured side by side from {root}")
+        for name, res in parity.items():
+            print(f"parity with the official weights, {name}: " + (
+                res["error"] if "error" in res else f"max |Δ| = {res['max_abs_diff']:.1e}"))
+        print(f"official code measured side by side from {root}"
+              + (f", {rounds} alternating rounds (median)" if rounds > 1 else ""))
         return {"roofline_gflops": ROOFLINE_GFLOPS, "official_source": f"measured: {root}",
-                "rows": rows}
+                "rounds": rounds, "parity": parity, "rows": rows}
     refs = reference_rows([r for r in rows if "error" not in r])
     _print_reference(refs)
     return {"roofline_gflops": ROOFLINE_GFLOPS, "rows": rows,

@@ -112,7 +112,7 @@ def run(args: argparse.Namespace) -> dict:
     """Measure and print steps/s of both loops per lifter, and their ratio."""
     import lightning as L
 
-    from liftbench.bench.runner import build_datamodule, build_module, prepare_normalizer
+    from liftbench.bench.runner import build_datamodule, build_module
 
     rows = {}
     with tempfile.TemporaryDirectory() as tmp:
@@ -127,7 +127,7 @@ def run(args: argparse.Namespace) -> dict:
                 print(f"{lifter}: no parameters to train (a trivial baseline), skipped")
                 rows[lifter] = {"skipped": True}
                 continue
-            prepare_normalizer(cfg, dm, base)
+            base.prepare_normalizer(dm)
             batches = _batches(dm, args.warmup + args.steps)
             fit, plain = [], []
             for r in range(args.repeats):

@@ -20,6 +20,7 @@ import lightning as L
 import torch
 
 from liftbench.bench.evaluation import EvalMetrics
+from liftbench.bench.regimes.loss_config import loss_defaults, resolve_loss
 from liftbench.geometry.skeletons import ROOT
 from liftbench.models import create_lifter
 from liftbench.models.flip import flip_average
@@ -45,6 +46,56 @@ def flatten_views(batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     return out
 
 
+def datamodule_training_arrays(dm: Any, max_batches: int = 2000) -> tuple[Any, Any] | None:
+    """`(N, T, J, 3)` inputs and targets of the set `dm` trains on, or None without one.
+
+    A liftbench DataModule says them (`training_arrays()`); any other LightningDataModule's
+    training loader is read (at most `max_batches` batches). None when the DataModule has no
+    training set (set up for testing only).
+    """
+    import numpy as np
+
+    if hasattr(dm, "training_arrays"):
+        sets = getattr(dm, "datasets", None)
+        if sets is not None and getattr(dm, "train_on", "train") not in sets:
+            return None  # not set up, or set up without a training set
+        return dm.training_arrays()
+    try:
+        loader = dm.train_dataloader()
+    except Exception:  # a DataModule without a training set (test only)
+        return None
+    xs, ys = [], []
+    for i, batch in enumerate(loader):
+        if i >= max_batches:
+            break
+        xs.append(batch["input"].numpy())
+        ys.append(batch["target"].numpy())
+    x, y = np.concatenate(xs), np.concatenate(ys)
+    return x.reshape((-1,) + x.shape[-3:]), y.reshape((-1,) + y.shape[-3:])
+
+
+def centre_frame(pred: torch.Tensor, batch: dict[str, torch.Tensor]
+                 ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:  # fmt: skip
+    """Keep frame `(T - 1) // 2` only, for a sequence-to-frame lifter (`output_frames="centre"`).
+
+    Args:
+        pred: `(B, T, J, 3)` prediction.
+        batch: the (single-view) batch; its per-frame entries (`target`, `factor`, `valid`,
+            `target_mm`) are sliced the same way.
+
+    Returns:
+        `(B, 1, J, 3)` prediction and the batch with `T = 1`.
+    """
+    c = (pred.shape[1] - 1) // 2
+    out = dict(batch)
+    for key in ("input", "target", "factor", "valid", "target_mm"):
+        if key in batch:
+            out[key] = batch[key][:, c : c + 1]
+    return pred[:, c : c + 1], out
+
+
+# Where a checkpoint records the regime that wrote it (`bench.checkpoints.load_regime`).
+REGIME_KEY = "liftbench_regime"
 FRAME_KWARGS = ("n_frames", "maxlen")  # how the sequence lifters name their built T
 
 
@@ -85,7 +136,8 @@ class LiftingRegime(L.LightningModule):
         size: `"paper"` or `"tiny"`.
         lifter_kwargs: constructor overrides of the lifter.
         optim: optimiser and schedule settings (`bench/configs/regime/*.yaml`, key `optim`).
-        loss: loss weights of the regime (key `loss`).
+        loss: loss weights of the regime (key `loss`), possibly partial: the regime's YAML holds
+            the defaults and the valid keys (`bench.regimes.loss_config`).
         flip_tta: test-time flip averaging.
         action_names: names of the evaluation groups (per-action breakdown).
         joints_eval: joint indices that enter the metrics (default all).
@@ -94,7 +146,13 @@ class LiftingRegime(L.LightningModule):
             explicitly in `lifter_kwargs`.
         standardize: `"auto"` (the lifter's paper setting, `Lifter.standardize`), `True` or
             `False`: z-score inputs and targets with training-set statistics
-            (`models.normalization.PoseNormalizer`, saved in the checkpoint).
+            (`models.normalization.PoseNormalizer`, saved in the checkpoint); fitted in `setup`
+            from the DataModule's `training_arrays()` unless a checkpoint brings them.
+        lifter_name: the same name as `lifter`, as older checkpoints recorded it (ignored).
+
+    A checkpoint records the regime's name (`checkpoint["liftbench_regime"]["name"]`), so
+    `bench.checkpoints.load_regime(path)` rebuilds the right class; `Class.load_from_checkpoint`
+    works as Lightning users expect.
     """
 
     regime_name = "base"
@@ -118,10 +176,14 @@ class LiftingRegime(L.LightningModule):
         joints_eval: list[int] | None = None,
         frames: int | None = None,
         standardize: bool | str = "auto",
+        lifter_name: str | None = None,
     ) -> None:
         super().__init__()
-        self.save_hyperparameters()
-        self.hparams["lifter_name"] = lifter
+        # `lifter` is the registry name; checkpoints written before it was the only name also
+        # carry `lifter_name`, accepted here so `load_from_checkpoint` reads them too.
+        if lifter_name is not None and lifter_name != lifter:
+            raise ValueError(f"lifter_name={lifter_name!r} contradicts lifter={lifter!r}")
+        self.save_hyperparameters(ignore=["lifter_name"])
         self.lifter = build_lifter_for(lifter, size, lifter_kwargs or {}, frames)
         if standardize == "auto":
             standardize = bool(getattr(self.lifter, "standardize", False))
@@ -132,7 +194,8 @@ class LiftingRegime(L.LightningModule):
         self.normalizer = PoseNormalizer(int(getattr(self.lifter, "num_joints", 17))) \
             if standardize else None
         self.optim_cfg = dict(optim or {})
-        self.loss_cfg = dict(loss or {})
+        # every key and type checked against the regime's YAML defaults (`loss_config`)
+        self.loss_cfg = resolve_loss(loss, loss_defaults(self.regime_name), self.regime_name)
         self.flip_tta = flip_tta
         self.action_names = list(action_names or ["all"])
         self.joints_eval = list(joints_eval) if joints_eval is not None else None
@@ -175,6 +238,93 @@ class LiftingRegime(L.LightningModule):
         pred = flip_average(self.lift, x) if self.flip_tta else self.lift(x)
         return pred - pred[..., ROOT : ROOT + 1, :]
 
+    def predict_step(self, batch: Any, batch_idx: int = 0) -> torch.Tensor:
+        """`trainer.predict`: `predict_pose` of a batch dict's `input` (or of a tensor).
+
+        Multi-view batches `(B, V, T, J, 3)` are folded to `(B·V, T, J, 3)` first.
+        """
+        x = flatten_views(batch)["input"] if isinstance(batch, dict) else batch
+        return self.predict_pose(x)
+
+    def predict_sequence(self, inputs: Any, flip: bool | None = None,
+                         batch_size: int = 256) -> Any:
+        """The regime's prediction over whole sequences, window by window.
+
+        The one inference path of `liftbench predict`, `liftbench calibrate` and the
+        pseudo-label passes: `predict_pose` (this regime's head, normaliser, flip and root
+        handling, exactly as `test` scores it) over windows of the lifter's T
+        (`bench.sequence_lifting.lift_windows`).
+
+        Args:
+            inputs: `(C, N, J, 3)` (or `(N, J, 3)`) normalised 2D + confidence, numpy.
+            flip: test-time flip averaging; None keeps the regime's `flip_tta`.
+            batch_size: windows per forward pass.
+
+        Returns:
+            numpy float64 `(C, N, J, 3)` (or `(N, J, 3)`) root-relative 2.5D.
+        """
+        import numpy as np
+
+        from liftbench.bench.sequence_lifting import lift_windows
+
+        arr = np.asarray(inputs)
+        single = arr.ndim == 3
+        if single:
+            arr = arr[None]
+        param = next(iter([*self.parameters(), *self.buffers()]), torch.zeros(()))
+        saved, was_training = self.flip_tta, self.training
+        self.flip_tta = saved if flip is None else bool(flip)
+        self.eval()
+        try:
+            out = lift_windows(self.predict_pose, arr, getattr(self.lifter, "max_frames", None),
+                               batch_size=batch_size, dtype=param.dtype, device=param.device,
+                               min_window=getattr(self.lifter, "min_frames", None),
+                               centre=getattr(self.lifter, "output_frames", "all") == "centre")
+        finally:
+            self.flip_tta = saved
+            self.train(was_training)
+        return out[0] if single else out
+
+    # ----------------------------------------------------------------------------- checkpoints
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        """Record which regime wrote the checkpoint (`load_regime` rebuilds that class)."""
+        checkpoint[REGIME_KEY] = {"name": self.regime_name,
+                                  "class": f"{type(self).__module__}.{type(self).__qualname__}"}
+
+    def setup(self, stage: str) -> None:
+        """Fit the normaliser on the Trainer's DataModule unless it has statistics already.
+
+        Statistics arrive with `init_from` (the runner loads the `normalizer.*` buffers) or
+        with the checkpoint a Trainer restores after this hook (which then overwrites what is
+        fitted here).
+        """
+        if self._trainer is not None:
+            self.prepare_normalizer(getattr(self.trainer, "datamodule", None))
+
+    def prepare_normalizer(self, dm: Any) -> bool:
+        """Fit the normaliser on `dm`'s training set unless fitted; True if it fitted now.
+
+        A DataModule set up without a training set (testing only) is skipped. A regime
+        without 3D labels fits input statistics only, with a warning: its outputs stay in
+        2.5D units.
+        """
+        if self.normalizer is None or self.normalizer.is_fitted or dm is None:
+            return False
+        arrays = datamodule_training_arrays(dm)
+        if arrays is None:
+            return False
+        inputs, targets = arrays
+        if not self.uses_3d_labels:
+            import warnings
+
+            warnings.warn(
+                f"regime {self.regime_name!r} trains without 3D labels: lifter "
+                f"{self.hparams['lifter']!r} is standardised with input statistics only (pass "
+                "init_from=<a supervised checkpoint> to reuse its statistics)", stacklevel=2,
+            )
+            targets = None
+        return self.fit_normalizer(inputs, targets)
+
     def transfer_batch_to_device(self, batch: Any, device: torch.device,
                                  dataloader_idx: int) -> Any:
         """Move a batch to `device`; on the CPU our batches are already there.
@@ -189,6 +339,8 @@ class LiftingRegime(L.LightningModule):
     def _eval_step(self, batch: dict[str, torch.Tensor], metrics: EvalMetrics) -> None:
         batch = flatten_views(batch)
         pred = self.predict_pose(batch["input"])
+        if getattr(self.lifter, "output_frames", "all") == "centre":
+            pred, batch = centre_frame(pred, batch)
         target = batch["target"] - batch["target"][..., ROOT : ROOT + 1, :]
         scale = batch["factor"][..., None, None]
         groups = batch.get("action")

@@ -34,8 +34,6 @@ from liftbench.losses.consistency import consistency_loss
 from liftbench.losses.reprojection import loss_2d_weighted, with_confidence
 from liftbench.losses.supervised import loss_mpjpe, loss_n_mpjpe, loss_velocity
 
-_LOSS_KEYS = {"w_2d", "w_con", "w_pos", "w_scale", "w_vel", "per", "symmetric"}
-
 
 def multiview_input(batch: dict[str, torch.Tensor], regime: str) -> torch.Tensor:
     """The `(B, V, T, J, 3)` input of a multi-view batch, confidence 1.0 added if missing.
@@ -66,18 +64,12 @@ class ConsistencyRegime(LiftingRegime):
 
     def __init__(self, labelled_subjects: list[int] | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        unknown = set(self.loss_cfg) - _LOSS_KEYS
-        if unknown:
-            raise ValueError(
-                f"regime.loss has unknown keys {sorted(unknown)} (known: {sorted(_LOSS_KEYS)})"
-            )
-        self.w = {k: float(self.loss_cfg.get(k, d)) for k, d in
-                  (("w_2d", 1.0), ("w_con", 0.3), ("w_pos", 0.0), ("w_scale", 0.0),
-                   ("w_vel", 0.0))}
-        self.per = str(self.loss_cfg.get("per", "sequence"))
+        # keys and defaults: regime/consistency.yaml (checked by the base class)
+        self.w = {k: self.loss_cfg[k] for k in ("w_2d", "w_con", "w_pos", "w_scale", "w_vel")}
+        self.per = self.loss_cfg["per"]
         if self.per not in ("sequence", "frame"):
             raise ValueError(f"regime.loss.per must be 'sequence' or 'frame', got {self.per!r}")
-        self.symmetric = bool(self.loss_cfg.get("symmetric", True))
+        self.symmetric = self.loss_cfg["symmetric"]
         self.labelled_subjects = [int(s) for s in (labelled_subjects or [])]
 
     def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:

@@ -26,10 +26,7 @@ from liftbench.bench.pseudolabels import (
     ClipIndex,
     MultiViewTake,
     labels_for_clips,
-    lift_views,
-    load_clip_arrays,
     pseudo_labels,
-    takes_from_clips,
 )
 from liftbench.bench.regimes.base import flatten_views
 from liftbench.geometry.calibration import CalibrationWarning
@@ -46,13 +43,14 @@ class PseudoLabelling(Callback):
     def on_fit_start(self, trainer: L.Trainer, pl_module: Any) -> None:
         """Check the set-up, rebuild the multi-view takes, hide the 3D, label iteration 0."""
         dm = trainer.datamodule
-        needed = ("cache_path", "config", "train_on", "set_training_labels", "hide_ground_truth")
+        needed = ("multiview_takes", "num_views", "clip_frames", "set_training_labels",
+                  "hide_ground_truth")
         if dm is None or not all(hasattr(dm, k) for k in needed):
             raise ValueError(
-                "regime=pseudolabel needs the synthetic DataModule (data=synthetic), whose "
-                "cached multi-view takes it re-labels"
+                "regime=pseudolabel needs a DataModule with multi-view takes and a label API "
+                "(a ClipDataModule: data=synthetic or a real multi-view dataset)"
             )
-        if dm.config["views"] < 2:
+        if dm.num_views < 2:
             raise ValueError("regime=pseudolabel needs multi-view clips: data.kwargs.views >= 2")
         E = pl_module.epochs_per_iteration
         if getattr(dm, "num_workers", 0) and trainer.reload_dataloaders_every_n_epochs != E:
@@ -61,9 +59,7 @@ class PseudoLabelling(Callback):
                 f"train loader every iteration (reload_dataloaders_every_n_epochs={E}; "
                 "`liftbench fit` sets it), or worker processes keep stale labels"
             )
-        arrays = load_clip_arrays(dm.cache_path / dm.train_on)
-        self.takes, self.index = takes_from_clips(arrays, dm.config["cameras"],
-                                                  dm.config["stride"])
+        self.takes, self.index = dm.multiview_takes()
         dm.hide_ground_truth()  # label-free training: the 3D never reaches a training batch
         self._pass(trainer, pl_module, len(pl_module.history), write=True)
 
@@ -95,8 +91,7 @@ class PseudoLabelling(Callback):
         labels, valid, parts, failed, gated, warned = {}, {}, [], 0, 0, 0
         try:
             for take in self.takes:
-                lifted = lift_views(pl_module.standalone_lifter(), take.inputs,
-                                    flip=pl_module.flip_tta)
+                lifted = pl_module.predict_sequence(take.inputs)  # as `test` predicts
                 try:
                     # unreliable-calibration warnings are counted per pass (a row of the
                     # history), not printed once per take and iteration
@@ -134,7 +129,7 @@ class PseudoLabelling(Callback):
                 "(calibration errors); check the 2D confidences and camera count"
             )
         if write:
-            T = trainer.datamodule.config["frames"]
+            T = trainer.datamodule.clip_frames
             target = labels_for_clips(self.index, labels, T)
             mask = labels_for_clips(self.index, valid, T)
             trainer.datamodule.set_training_labels(np.where(mask[..., None], target, 0.0), mask)

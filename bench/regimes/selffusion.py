@@ -52,21 +52,6 @@ from liftbench.models.flip import flip_average
 from liftbench.models.fusion import CrossViewFusion
 
 _TERMS = ("rep", "view", "cam", "furep", "fuview", "rep2", "con3d", "agree", "sup")
-STAGE1 = {"rep": 1.0, "view": 1.0, "cam": 0.1, "furep": 0.01, "fuview": 0.01, "rep2": 0.01,
-          "con3d": 0.001, "agree": 0.1, "sup": 0.0}
-STAGE2 = {"rep": 0.1, "view": 0.1, "cam": 0.1, "furep": 1.0, "fuview": 1.0, "rep2": 1.0,
-          "con3d": 0.01, "agree": 0.001, "sup": 0.0}
-
-
-def _weights(cfg: dict[str, Any] | None, default: dict[str, float], name: str) -> dict[str, float]:
-    cfg = dict(cfg or {})
-    unknown = set(cfg) - set(_TERMS)
-    if unknown:
-        raise ValueError(f"regime.loss.{name} has unknown keys {sorted(unknown)} "
-                         f"(known: {list(_TERMS)})")
-    return {k: float(cfg.get(k, default[k])) for k in _TERMS}
-
-
 class SelfFusionRegime(LiftingRegime):
     """CanonPose / CVSF self-supervised multi-view training.
 
@@ -104,12 +89,8 @@ class SelfFusionRegime(LiftingRegime):
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
-        unknown = set(self.loss_cfg) - {"stage1", "stage2"}
-        if unknown:
-            raise ValueError(f"regime.loss has unknown keys {sorted(unknown)} "
-                             "(known: stage1, stage2)")
-        self.stage_weights = (_weights(self.loss_cfg.get("stage1"), STAGE1, "stage1"),
-                              _weights(self.loss_cfg.get("stage2"), STAGE2, "stage2"))
+        # keys and defaults of both stages: regime/selffusion.yaml (checked by the base class)
+        self.stage_weights = (self.loss_cfg["stage1"], self.loss_cfg["stage2"])
         fusion = dict(fusion or {})
         self.fusion_enabled = bool(fusion.pop("enabled", True))
         self.fusion = CrossViewFusion(**fusion)

@@ -91,7 +91,7 @@ def test_labelled_subjects_get_3d_terms():
 
 
 def test_unknown_loss_key_and_bad_per():
-    with pytest.raises(ValueError, match="unknown keys"):
+    with pytest.raises(ValueError, match="unknown key w_bogus .*valid: w_2d, w_con"):
         _regime(w_bogus=1.0)
     with pytest.raises(ValueError, match="per"):
         _regime(per="clip")

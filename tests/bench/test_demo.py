@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from liftbench.bench.demo import STAGES, Stage, available_stages, run_demo, stage_gains
+from liftbench.bench.demo import Stage, available_stages, load_stages, run_demo, stage_gains
 from liftbench.leaderboard.records import RunRecord, write_record
+
+STAGES = load_stages()[0]
 
 
 def _fake_fit(calls):

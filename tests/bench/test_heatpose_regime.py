@@ -88,7 +88,7 @@ def test_prediction_contract_and_decoders(batches):
 
 def test_optional_coordinate_terms_are_logged_and_used(batches):
     module = _module()
-    module.loss_cfg = {"w_ce": 1.0, "w_pos": 1.0}
+    module.loss_cfg = {**module.loss_cfg, "w_ce": 1.0, "w_pos": 1.0}
     logged = {}
     module.log = lambda name, value, **kw: logged.__setitem__(name, float(value))
     module.training_step(batches[0], 0)

@@ -8,9 +8,8 @@ import numpy as np
 import pytest
 import torch
 
-from liftbench.bench.checkpoints import load_normalizer, read_checkpoint
+from liftbench.bench.checkpoints import load_normalizer, load_regime, read_checkpoint
 from liftbench.bench.cli import main
-from liftbench.bench.predict import load_lifter_from_checkpoint
 from liftbench.datamodules.synthetic.datamodule import SyntheticDataModule
 from liftbench.leaderboard.records import read_records
 from liftbench.models import create_lifter
@@ -80,9 +79,9 @@ def test_statistics_round_trip_through_the_checkpoint(cache, tmp_path):
     ref.fit(train["input"], train["target"])
     for key, value in ref.state_dict().items():
         torch.testing.assert_close(saved.state_dict()[key], value, msg=key)
-    lifter, _ = load_lifter_from_checkpoint(ckpt_path)  # predict applies the same statistics
-    assert isinstance(lifter, StandardizedLifter)
-    torch.testing.assert_close(lifter.normalizer.out_mean, ref.out_mean)
+    regime = load_regime(ckpt_path)  # predict applies the same statistics
+    assert isinstance(regime.standalone_lifter(), StandardizedLifter)
+    torch.testing.assert_close(regime.normalizer.out_mean, ref.out_mean)
 
 
 @pytest.mark.parametrize("name", ["copy_2d", "mean_pose"])

@@ -9,9 +9,8 @@ import pytest
 import torch
 import yaml
 
-from liftbench.bench.checkpoints import is_liftbench_checkpoint
+from liftbench.bench.checkpoints import is_liftbench_checkpoint, load_regime
 from liftbench.bench.cli import main
-from liftbench.bench.predict import load_lifter_from_checkpoint
 from liftbench.leaderboard.records import read_records
 from liftbench.models import create_lifter
 from liftbench.models.official import lifter_kwargs_for, official_checkpoint, safe_torch_load
@@ -54,7 +53,7 @@ def test_convert_then_predict_gives_the_official_output(shared_data, tmp_path, s
     assert main(["convert", str(official), "--model", name, "--config", str(cfg),
                  "--out", str(ckpt)]) == 0
     assert is_liftbench_checkpoint(ckpt) and not is_liftbench_checkpoint(official)
-    lifter, hp = load_lifter_from_checkpoint(ckpt)  # needs nothing but the file
+    lifter = load_regime(ckpt).lifter  # needs nothing but the file
     with torch.no_grad():
         assert np.abs(lifter(torch.from_numpy(x)).numpy() - y).max() <= 1e-5
     kp = _keypoint_file(x, tmp_path / "take.json")
