@@ -214,6 +214,9 @@ def _row(spec: dict, res: dict, official: dict | None = None) -> dict:
             row["official_error"] = official["error"]
         else:
             row["official_ms"], row["official_rss_mb"] = official["ms"], official["rss_mb"]
+            for key in ("round_ms", "round_rss_mb"):
+                if key in official:
+                    row[f"official_{key}"] = official[key]
             row["speedup_vs_official"] = official["ms"] / res["ms"]
             row["rss_ratio_vs_official"] = res["rss_mb"] / official["rss_mb"]
     return row
