@@ -175,15 +175,21 @@ def regime_name_of(ckpt: dict[str, Any]) -> str:
     return "supervised"
 
 
-def _official_regime(name: str, lifter_kwargs: dict[str, Any]) -> Any:
-    """The regime an official lifter is evaluated in (its `default_regime`), paper size."""
-    from liftbench.bench.regimes import regime_class
+def default_regime_of(name: str, lifter_kwargs: dict[str, Any]) -> str:
+    """The regime lifter `name` is made for (`Lifter.default_regime`), read without weights."""
     from liftbench.models import create_lifter
 
     with torch.device("meta"):  # only the class attribute is read: no weights allocated
-        default = getattr(create_lifter(name, **lifter_kwargs), "default_regime", "supervised")
-    return regime_class(default)(lifter=name, size="paper", lifter_kwargs=lifter_kwargs,
-                                 flip_tta=True, standardize=False)
+        return str(getattr(create_lifter(name, **lifter_kwargs), "default_regime", "supervised"))
+
+
+def _official_regime(name: str, lifter_kwargs: dict[str, Any]) -> Any:
+    """The regime an official lifter is evaluated in (its `default_regime`), paper size."""
+    from liftbench.bench.regimes import regime_class
+
+    cls = regime_class(default_regime_of(name, lifter_kwargs))
+    return cls(lifter=name, size="paper", lifter_kwargs=lifter_kwargs, flip_tta=True,
+               standardize=False)
 
 
 def load_regime(path: str | Path, model: str | None = None,

@@ -15,7 +15,7 @@ from typing import Any
 
 import torch
 
-from liftbench.bench.checkpoints import is_liftbench_checkpoint
+from liftbench.bench.checkpoints import default_regime_of, is_liftbench_checkpoint
 from liftbench.bench.regimes.base import REGIME_KEY
 from liftbench.models import create_lifter
 from liftbench.models.official import (
@@ -45,8 +45,7 @@ def liftbench_checkpoint(name: str, weights: Mapping[str, torch.Tensor],
     hp = {"lifter": name, "size": "paper", "lifter_kwargs": dict(lifter_kwargs),
           "flip_tta": True, "frames": None, "standardize": False}  # fmt: skip
     state = {f"lifter.{k}": v.detach().clone() for k, v in weights.items()}
-    with torch.device("meta"):  # the regime the lifter is evaluated in (its class attribute)
-        regime = getattr(create_lifter(name, **lifter_kwargs), "default_regime", "supervised")
+    regime = default_regime_of(name, dict(lifter_kwargs))  # the regime it is evaluated in
     ckpt = {"hyper_parameters": hp, "state_dict": state,
             "pytorch-lightning_version": lightning.__version__,
             REGIME_KEY: {"name": regime}}  # fmt: skip

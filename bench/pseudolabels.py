@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from liftbench.bench.sequence_lifting import lift_windows
+from liftbench.bench.sequence_lifting import lift_windows, windowing
 from liftbench.datamodules.clips import GROUND_TRUTH_KEYS
 from liftbench.datamodules.multiview_takes import (  # noqa: F401  (re-exported)
     ClipIndex,
@@ -60,11 +60,7 @@ def lift_views(
         pred = flip_average(lifter, x) if flip else lifter(x)
         return pred - pred[..., ROOT : ROOT + 1, :]
 
-    param = next(iter([*lifter.parameters(), *lifter.buffers()]), torch.zeros(()))
-    return lift_windows(predict, inputs, getattr(lifter, "max_frames", None),
-                        batch_size=batch_size, dtype=param.dtype, device=param.device,
-                        min_window=getattr(lifter, "min_frames", None),
-                        centre=getattr(lifter, "output_frames", "all") == "centre")
+    return lift_windows(predict, inputs, batch_size=batch_size, **windowing(lifter))
 
 
 def pseudo_labels(

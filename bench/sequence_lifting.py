@@ -20,6 +20,18 @@ import numpy as np
 import torch
 
 
+def windowing(lifter: torch.nn.Module) -> dict[str, object]:
+    """`lift_windows` keyword arguments of a lifter: its windowing and its weights' type.
+
+    Read from `max_frames`, `min_frames`, `output_frames` and the first parameter or buffer.
+    """
+    param = next(iter([*lifter.parameters(), *lifter.buffers()]), torch.zeros(()))
+    return {"window": getattr(lifter, "max_frames", None),
+            "min_window": getattr(lifter, "min_frames", None),
+            "centre": getattr(lifter, "output_frames", "all") == "centre",
+            "dtype": param.dtype, "device": param.device}
+
+
 def window_starts(frames: int, window: int) -> list[int]:
     """Start frames of the windows covering `frames` frames (`window <= frames`)."""
     starts = list(range(0, frames - window + 1, window))

@@ -265,7 +265,7 @@ class LiftingRegime(L.LightningModule):
         """
         import numpy as np
 
-        from liftbench.bench.sequence_lifting import lift_windows
+        from liftbench.bench.sequence_lifting import lift_windows, windowing
 
         arr = np.asarray(inputs)
         single = arr.ndim == 3
@@ -276,10 +276,9 @@ class LiftingRegime(L.LightningModule):
         self.flip_tta = saved if flip is None else bool(flip)
         self.eval()
         try:
-            out = lift_windows(self.predict_pose, arr, getattr(self.lifter, "max_frames", None),
-                               batch_size=batch_size, dtype=param.dtype, device=param.device,
-                               min_window=getattr(self.lifter, "min_frames", None),
-                               centre=getattr(self.lifter, "output_frames", "all") == "centre")
+            # the lifter's windowing; dtype / device of the whole regime (its normaliser too)
+            kwargs = {**windowing(self.lifter), "dtype": param.dtype, "device": param.device}
+            out = lift_windows(self.predict_pose, arr, batch_size=batch_size, **kwargs)
         finally:
             self.flip_tta = saved
             self.train(was_training)
