@@ -4,7 +4,11 @@ Each sub-command lives in its own module under `bench/commands/` and exposes
 `add_parser(subparsers) -> argparse.ArgumentParser`, whose parser carries a `func(args) -> int`
 default. Commands are discovered in a fixed order so `--help` lists them stably. A command line
 that names a command by its module builds that command's parser only, so `liftbench models`
-never imports what `fit` needs (Lightning).
+never imports what `fit` needs (Lightning). `liftbench --help` builds every command's parser, so
+a command module imports nothing heavy at import time or in `add_parser`; options that need a
+heavy import (choices or defaults read from torch-importing modules) are added by a `build`
+function (`subparsers.add_parser(name, help=..., build=fn)`, see `CommandParser`), which runs
+only when that command's line is parsed or its own help printed.
 """
 
 from __future__ import annotations
@@ -14,8 +18,9 @@ import importlib
 import os
 import pkgutil
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path, PurePath
+from typing import Any
 
 from liftbench.bench import __version__
 from liftbench.bench.config import CONFIG_DIR_ENV, user_config_dirs
@@ -25,6 +30,44 @@ def _command_modules() -> list[str]:
     import liftbench.bench.commands as pkg
 
     return sorted(m.name for m in pkgutil.iter_modules(pkg.__path__) if not m.name.startswith("_"))
+
+
+class CommandParser(argparse.ArgumentParser):
+    """The parser of a command (and of its nested actions): its options may be added late.
+
+    `build(parser)`, given to `subparsers.add_parser(name, ..., build=build)`, adds the options
+    the first time this parser parses a command line or formats its usage or help; the listing
+    of `liftbench --help` (name and help line only) never runs it. Nested sub-parsers made with
+    `parser.add_subparsers()` are of this class too.
+    """
+
+    def __init__(self, *args: Any,
+                 build: Callable[[argparse.ArgumentParser], None] | None = None,
+                 **kwargs: Any) -> None:  # fmt: skip
+        super().__init__(*args, **kwargs)
+        self._build = build
+
+    def _built(self) -> None:
+        build, self._build = self._build, None
+        if build is not None:
+            build(self)
+
+    def parse_known_args(self, args: Any = None, namespace: Any = None) -> Any:  # noqa: D102
+        self._built()
+        return super().parse_known_args(args, namespace)
+
+    def parse_known_intermixed_args(self, args: Any = None,  # noqa: D102
+                                    namespace: Any = None) -> Any:  # fmt: skip
+        self._built()
+        return super().parse_known_intermixed_args(args, namespace)
+
+    def format_usage(self) -> str:  # noqa: D102
+        self._built()
+        return super().format_usage()
+
+    def format_help(self) -> str:  # noqa: D102
+        self._built()
+        return super().format_help()
 
 
 def build_parser(commands: Sequence[str] | None = None) -> argparse.ArgumentParser:
@@ -55,7 +98,7 @@ def build_parser(commands: Sequence[str] | None = None) -> argparse.ArgumentPars
         f"searched before the packaged configs; may be repeated (also: ${CONFIG_DIR_ENV}, "
         f"folders separated by {os.pathsep!r})",
     )
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=CommandParser)
     for name in _command_modules() if commands is None else commands:
         module = importlib.import_module(f"liftbench.bench.commands.{name}")
         module.add_parser(sub)
@@ -133,22 +176,24 @@ def _command_name(args: argparse.Namespace) -> str:
 
 
 def _check_output(args: argparse.Namespace) -> None:
-    """Refuse an `--out` no file can be written under, before any work is done.
+    """Refuse an `--out` or `--tables-dir` no file can be written under, before any work is done.
 
-    The nearest existing folder above `--out` must be a writable folder (commands create the
+    The nearest existing folder above it must be a writable folder (commands create the
     missing ones), so a typo or a read-only location fails at once, not after minutes of
     computation.
     """
-    out = getattr(args, "out", None)
-    if not isinstance(out, PurePath):
-        return
-    above = Path(out).absolute().parent
-    while not above.exists():
-        above = above.parent
-    if not above.is_dir():
-        raise NotADirectoryError(f"--out {out}: {above} is a file, not a folder")
-    if not os.access(above, os.W_OK | os.X_OK):
-        raise PermissionError(f"--out {out}: the folder {above} is not writable")
+    for attr in ("out", "tables_dir"):
+        out = getattr(args, attr, None)
+        if not isinstance(out, PurePath):
+            continue
+        option = "--" + attr.replace("_", "-")
+        above = Path(out).absolute().parent
+        while not above.exists():
+            above = above.parent
+        if not above.is_dir():
+            raise NotADirectoryError(f"{option} {out}: {above} is a file, not a folder")
+        if not os.access(above, os.W_OK | os.X_OK):
+            raise PermissionError(f"{option} {out}: the folder {above} is not writable")
 
 
 def _close_progress_bars() -> None:
@@ -246,6 +291,7 @@ def _main(argv: list[str]) -> int:
         commands = []
     parser = build_parser(commands)
     args = parser.parse_args(argv)
+    args.argv = list(argv)  # the command line as given: published tables print it
     if not getattr(args, "func", None):
         parser.print_help()
         return 2 if args.command is None else 0

@@ -150,17 +150,26 @@ def fill_missing(kp: np.ndarray) -> np.ndarray:
 def predict_file(ckpt_path: str | Path, keypoints_path: str | Path, flip: bool | None = None,
                  joint_set: str | None = None,
                  image_size: tuple[int, int] | None = None, model: str | None = None,
-                 config: str | Path | None = None, video: str | None = None) -> dict[str, Any]:
+                 config: str | Path | None = None, video: str | None = None,
+                 precision: str = "32-true", compile: object = False) -> dict[str, Any]:
     """Checkpoint + 2D file → `{"pose3d": (V, T, 17, 3) 2.5D, "pose2d": (V, T, 17, 3) px, …}`.
 
     The checkpoint's regime predicts (`bench.checkpoints.load_regime` and its
     `predict_sequence`), so a checkpoint of any regime predicts what its `test` scored.
     `model` / `config` name the lifter of an official checkpoint; `video` picks one video of a
-    VideoPose3D archive.
+    VideoPose3D archive. `precision` (`32-true`, `bf16-mixed`, or `auto` as
+    `bench.precision.resolve_precision` decides it) and `compile` (a `trainer.compile` value)
+    are those of `fit` / `test`.
     `result["confidence"]` reports the file's score scale and how many lifter-input joints
     are at or below the detection threshold (`datamodules.scores.confidence_report`).
     """
+    from liftbench.bench.compiling import compile_lifter
+    from liftbench.bench.precision import autocast, resolve_precision
+
     regime = load_regime(ckpt_path, model=model, config=config)
+    precision, reason = resolve_precision(precision, "cpu", regime.hparams["lifter"])
+    amp = autocast(precision)  # checked before the (long) compile
+    compile_lifter(regime.lifter, compile)
     data = load_keypoints(keypoints_path, joint_set=joint_set, image_size=image_size,
                           video=video)
     kp = data["keypoints"]
@@ -179,11 +188,13 @@ def predict_file(ckpt_path: str | Path, keypoints_path: str | Path, flip: bool |
         x[..., :2] = normalize_screen(filled[..., :2], data["image_size"][v])
         inputs.append(filled)
         # the regime's own prediction, as its `test` scored it (head, normaliser, flip, root)
-        views.append(regime.predict_sequence(x, flip=flip))
+        with amp:
+            views.append(regime.predict_sequence(x, flip=flip))
     pose2d = np.stack(inputs)
     return {
         "pose3d": np.stack(views), "pose2d": pose2d, "image_size": data["image_size"],
         "lifter": regime.hparams["lifter"], "regime": regime.regime_name, "flip_tta": flip,
+        "precision": precision, "precision_reason": reason,
         "units": "normalised 2.5D (root-relative, image-width units; README Conventions)",
         "source_joint_set": data.get("source_joint_set", data["joint_set"]),
         "notes": list(data.get("notes", [])),  # e.g. a metadata joint order the data contradict
@@ -224,6 +235,8 @@ def save_prediction(result: dict[str, Any], out: str | Path,
             meta["notes"] = result["notes"]
         if result.get("confidence") is not None:
             meta["confidence"] = result["confidence"]
+        if result.get("precision"):
+            meta["precision"] = result["precision"]
         meta["pose3d"] = np.round(result["pose3d"], 6).tolist()
         stage.path(js).write_text(json.dumps(meta))
     return [npz, js]

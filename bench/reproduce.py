@@ -456,6 +456,77 @@ def render(summary: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def summary_rows(summary: dict[str, Any]) -> tuple[list[str], list[list[Any]]]:
+    """The summary as CSV rows: one per run, one per comparison, one for the claim.
+
+    Columns: `kind` (`run`, `comparison`, `claim`) and `name`; a run row has each metric's mean
+    over seeds and its 95% t half-width (`METRIC`, `METRIC_ci_half`), its gate (`gate_metric`,
+    `copy_2d`: copy_2d's mean on the same test sets, `x_copy_2d`: the ratio, `under_trained`);
+    a comparison row has `better`, `worse` (sides), their means, `gain` (worse − better) with
+    its 95% CI (`gain_ci_low`, `gain_ci_high`), `p` (one-sided paired t), `n` (seeds),
+    the sides' gates (`better_x_copy_2d`, `worse_x_copy_2d`), `holds` and `inconclusive`; the
+    claim row has the `verdict`. Cells a kind does not have are empty.
+    """
+    keys = sorted({k for r in summary["runs"].values() for k in r})
+    columns = ["kind", "name", *[c for k in keys for c in (k, f"{k}_ci_half")], "gate_metric",
+               "copy_2d", "x_copy_2d", "under_trained", "better", "worse", "better_mean",
+               "worse_mean", "gain", "gain_ci_low", "gain_ci_high", "p", "n", "better_x_copy_2d",
+               "worse_x_copy_2d", "holds", "inconclusive", "verdict"]
+    rows: list[list[Any]] = []
+
+    def row(**cells: Any) -> list[Any]:
+        unknown = set(cells) - set(columns)
+        if unknown:
+            raise KeyError(f"not a claim summary column: {sorted(unknown)}")
+        return [cells.get(c) for c in columns]
+
+    gates = summary.get("gates", {})
+    for name, metrics in summary["runs"].items():
+        cells: dict[str, Any] = {}
+        for k in keys:
+            cells[k], cells[f"{k}_ci_half"] = metrics.get(k, [math.nan, math.nan])
+        g = gates.get(name)
+        if g:
+            cells.update(gate_metric=g["metric"], copy_2d=g["copy_2d"], x_copy_2d=g["ratio"],
+                         under_trained=g["under_trained"])
+        rows.append(row(kind="run", name=name, **cells))
+    for t in summary["comparisons"]:
+        ratios = {f"{side}_x_copy_2d": g["ratio"]
+                  for side, g in zip(("better", "worse"), t.get("gate", []), strict=False)}
+        rows.append(row(kind="comparison", name=f"{t['better_side']} < {t['worse_side']}",
+                        better=t["better_side"], worse=t["worse_side"], better_mean=t["better"],
+                        worse_mean=t["worse"], gain=t["gain"], gain_ci_low=t["ci"][0],
+                        gain_ci_high=t["ci"][1], p=t["p"], n=t["n"], **ratios,
+                        holds=t["holds"], inconclusive=t.get("inconclusive")))
+    verdict = summary.get("verdict", "reproduced" if summary["reproduced"] else "not reproduced")
+    rows.append(row(kind="claim", name=summary["claim"], verdict=verdict))
+    return columns, rows
+
+
+def publish_summary(summary: dict[str, Any], command: str | None = None,
+                    out_dir: Path | None = None) -> tuple[Path, Path]:
+    """The summary as a published table, `claim-CLAIM.md` (`render`) and `.csv` (`summary_rows`).
+
+    Args:
+        summary: `summarise`'s result.
+        command: the command line (default: this process's).
+        out_dir: the folder (default: `leaderboard.published.tables_dir()`).
+    """
+    from liftbench.leaderboard.published import publish_table, table_name
+
+    columns, rows = summary_rows(summary)
+    overrides = summary.get("overrides") or []
+    notes = [f"Runs: mean ± 95% t half-width over seeds {summary['seeds']}; × {BASELINE} = a "
+             f"run's mean / {BASELINE}'s on the same test sets (the gate: at most "
+             f"{summary.get('gate_threshold', GATE):g}×)."]
+    if overrides:
+        notes.append(f"Overrides of every run: {' '.join(map(str, overrides))}.")
+    return publish_table(table_name(f"claim-{summary['claim']}"),
+                         f"Claim {summary['claim']}: {summary['statement']}", columns, rows,
+                         markdown=render(summary), notes=notes, command=command,
+                         out_dir=out_dir)
+
+
 def write_summary(summary: dict[str, Any], out: Path) -> tuple[Path, Path]:
     """`OUT/<claim>.json` and `OUT/<claim>.md`."""
     out.mkdir(parents=True, exist_ok=True)

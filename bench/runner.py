@@ -27,8 +27,10 @@ from liftbench.bench.checkpoints import (
     load_regime_extras,
     read_checkpoint,
 )
+from liftbench.bench.compiling import compile_lifter, compile_mode
 from liftbench.bench.config import config_hash, save_config, to_container
 from liftbench.bench.logging_setup import build_logger, wandb_run_id
+from liftbench.bench.precision import resolve_precision
 from liftbench.bench.regimes import regime_class
 from liftbench.bench.threads import configure_threads, cpu_processes_per_node
 from liftbench.datamodules.registry import create_datamodule
@@ -78,12 +80,42 @@ class RunState(Callback):
         checkpoint[STATE_KEY] = {"run_id": self.run_id, "wandb_id": wandb_run_id(self.logger)}
 
 
+class TrainClock(Callback):
+    """Measures the training's CPU and wall time (this process; fit only, not the test pass).
+
+    `cpu_s` is the process's CPU time (user + sys, all its threads) between the start and the end
+    of `trainer.fit`, the figure the papers' "training cost" is compared in on a shared CPU where
+    wall time depends on the load. Under DDP it is rank 0's share (the record states the world
+    size).
+    """
+
+    def __init__(self) -> None:
+        self.figures: dict[str, float | int] = {}
+        self._start: tuple[float, float] | None = None
+
+    def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        """Start both clocks."""
+        self._start = (time.process_time(), time.time())
+
+    def on_train_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        """Stop them: `{"cpu_s", "wall_s", "steps", "epochs"}`."""
+        if self._start is None:
+            return
+        cpu0, wall0 = self._start
+        self.figures = {"cpu_s": round(time.process_time() - cpu0, 2),
+                        "wall_s": round(time.time() - wall0, 2),
+                        "steps": int(trainer.global_step), "epochs": int(trainer.current_epoch),
+                        "threads": torch.get_num_threads()}
+
+
 class RecordWriter(Callback):
     """Writes the run record at the end of `trainer.test` (global rank 0 only)."""
 
     def __init__(self, cfg: DictConfig, run_id: str, kind: str, started: float,
-                 protocol: dict[str, Any], checkpoint: str | Path | None = None) -> None:
+                 protocol: dict[str, Any], checkpoint: str | Path | None = None,
+                 clock: TrainClock | None = None) -> None:
         self.cfg, self.run_id, self.kind, self.started = cfg, run_id, kind, started
+        self.clock = clock
         self.protocol = protocol
         # the checkpoint evaluated when the Trainer tests without `ckpt_path` (a baseline's)
         self.checkpoint = checkpoint
@@ -97,9 +129,13 @@ class RecordWriter(Callback):
         record = make_record(self.cfg, self.run_id, self.kind, pl_module, self.protocol,
                              pl_module.last_test_results, time.time() - self.started,
                              {"world_size": trainer.world_size,
-                              "precision": str(trainer.precision)})
+                              "precision": str(trainer.precision),
+                              "precision_reason": trainer_precision(self.cfg)[1],
+                              "compile": compile_mode(self.cfg.trainer.get("compile"))})
         tested = trainer.ckpt_path or self.checkpoint
         record.checkpoint = str(Path(tested).resolve()) if tested else None
+        if self.clock is not None and self.clock.figures:
+            record.extra["train"] = dict(self.clock.figures)
         write_record(record, self.cfg.results_dir)
 
 
@@ -117,7 +153,7 @@ def make_record(cfg: DictConfig, run_id: str, kind: str, module: Any, protocol: 
         results: the regime's `last_test_results` (`{"overall": {metric: value}, "groups":
             {action: {metric: value}}}`, mm or %).
         seconds: wall time of the run.
-        trainer_info: extra hardware facts (world size, precision).
+        trainer_info: extra hardware facts (world size, the precision that ran and why, compile).
     """
     container = to_container(cfg)
     return RunRecord(
@@ -191,6 +227,17 @@ def build_module(cfg: DictConfig, dm: Any) -> L.LightningModule:
     )
 
 
+def trainer_precision(cfg: DictConfig) -> tuple[str, str]:
+    """Lightning's precision for `cfg.trainer.precision` (`auto` resolved) and why."""
+    t = cfg.trainer
+    return resolve_precision(t.precision, t.accelerator, cfg.model.name)
+
+
+def compile_module(cfg: DictConfig, module: L.LightningModule) -> list[str]:
+    """`trainer.compile`: compile the regime's lifter in place (`bench/compiling.py`)."""
+    return compile_lifter(module.lifter, cfg.trainer.get("compile", False))
+
+
 def build_trainer(cfg: DictConfig, run_dir: Path, callbacks: list[Callback],
                   logger: Any, reload_every: int = 0) -> L.Trainer:
     """A Lightning Trainer from `cfg.trainer` (our DataModules shard data themselves).
@@ -206,7 +253,7 @@ def build_trainer(cfg: DictConfig, run_dir: Path, callbacks: list[Callback],
     callbacks = [*callbacks, TQDMProgressBar(refresh_rate=10)]
     return L.Trainer(
         accelerator=t.accelerator, devices=t.devices, num_nodes=t.num_nodes, strategy=t.strategy,
-        precision=t.precision, max_epochs=t.max_epochs, max_steps=t.max_steps,
+        precision=trainer_precision(cfg)[0], max_epochs=t.max_epochs, max_steps=t.max_steps,
         limit_train_batches=t.limit_train_batches, limit_val_batches=t.limit_val_batches,
         val_check_interval=t.val_check_interval,
         check_val_every_n_epoch=t.check_val_every_n_epoch,
@@ -241,6 +288,7 @@ def run_fit(cfg: DictConfig) -> Path | None:
         init = read_checkpoint(cfg.init_from)
         load_lifter_weights(module.lifter, init, expected_name=cfg.model.name)
         load_regime_extras(module, init)
+    compile_module(cfg, module)
     logger = build_logger(cfg, run_dir, run_id, state.get("wandb_id"))
     every = cfg.trainer.get("ckpt_every_n_steps") or None
     ckpt = ModelCheckpoint(
@@ -255,12 +303,13 @@ def run_fit(cfg: DictConfig) -> Path | None:
             dirpath=run_dir / "checkpoints", filename="last", monitor=None, save_top_k=1,
             every_n_train_steps=int(every), enable_version_counter=False,
         ))
+    clock = TrainClock()
     writer = RecordWriter(cfg, run_id, "fit", started, protocol_fields(cfg, dm, module),
-                          checkpoint=run_dir / "checkpoints" / "best.ckpt")
+                          checkpoint=run_dir / "checkpoints" / "best.ckpt", clock=clock)
     # a regime that relabels its training set between rounds has the loader rebuilt then
     reload = module.iteration_epochs(cfg.trainer.max_epochs) \
         if hasattr(module, "iteration_epochs") else 0
-    trainer = build_trainer(cfg, run_dir, [*callbacks, writer], logger, reload)
+    trainer = build_trainer(cfg, run_dir, [*callbacks, clock, writer], logger, reload)
     if not any(p.requires_grad for p in module.parameters()):
         # a trivial baseline: its statistics are fitted, there is nothing to train
         trainer.test(module, datamodule=dm, verbose=False)
@@ -299,6 +348,7 @@ def run_test(cfg: DictConfig) -> Path | None:
     dm.prepare_data()
     dm.setup("test")
     module = build_module(cfg, dm)
+    compile_module(cfg, module)
     logger = build_logger(cfg, run_dir, run_id, None)
     writer = RecordWriter(cfg, run_id, "test", started, protocol_fields(cfg, dm, module))
     trainer = build_trainer(cfg, run_dir, [writer], logger)

@@ -42,7 +42,9 @@ def cosine_beta_schedule(timesteps: int, s: float = 0.008) -> torch.Tensor:
     """`(timesteps,)` float64 betas of the cosine schedule (Nichol & Dhariwal 2021)."""
     if int(timesteps) < 1:
         raise ValueError(f"timesteps must be >= 1, got {timesteps}")
-    x = torch.linspace(0, timesteps, timesteps + 1, dtype=torch.float64)
+    # on the CPU even under a `torch.device("meta")` context: the buffers are values, and meta
+    # tensors would route these ops through slow Python decompositions
+    x = torch.linspace(0, timesteps, timesteps + 1, dtype=torch.float64, device="cpu")
     ac = torch.cos(((x / timesteps) + s) / (1 + s) * math.pi * 0.5) ** 2
     ac = ac / ac[0]
     return torch.clip(1 - (ac[1:] / ac[:-1]), 0, 0.999)

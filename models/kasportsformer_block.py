@@ -13,6 +13,8 @@ import torch.nn.functional as F
 from torch import nn
 from torch.autograd.function import once_differentiable
 
+from liftbench.models.layers import autocast_input
+
 
 class _GeluMlpFunction(torch.autograd.Function):
     """`Linear → GELU → Linear` that saves the pre-activation only and recomputes GELU.
@@ -73,7 +75,9 @@ class Mlp(nn.Module):
         if out_scale is not None:
             w2, b2 = out_scale[:, None] * w2, out_scale * b2
         if torch.is_grad_enabled() and (x.requires_grad or self.fc1.weight.requires_grad):
-            return _GeluMlpFunction.apply(x, self.fc1.weight, self.fc1.bias, w2, b2)
+            # under autocast the input is stored in bf16 (cast once, as fc1 would cast it)
+            return _GeluMlpFunction.apply(autocast_input(x), self.fc1.weight, self.fc1.bias, w2,
+                                          b2)
         return F.linear(F.gelu(self.fc1(x)), w2, b2)
 
 

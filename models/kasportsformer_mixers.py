@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from liftbench.models.layers import sdpa
+from liftbench.models.layers import at_least_fp32, autocast_input, sdpa, without_autocast
 
 MODES = ("spatial", "temporal")
 
@@ -144,9 +144,13 @@ def knn_frame_graph(x: torch.Tensor, k: int) -> torch.Tensor:
         k: neighbours per frame; clipped to T.
 
     Returns:
-        `(..., T, T)` normalised adjacency.
+        `(..., T, T)` normalised adjacency. The similarities are computed in fp32 also under
+        autocast (in bf16 near-equal scores tie and pick other neighbours); without autocast
+        nothing changes.
     """
-    sim = torch.matmul(x, x.transpose(-1, -2))
+    with without_autocast(x):
+        xf = at_least_fp32(x)
+        sim = torch.matmul(xf, xf.transpose(-1, -2))
     kth = sim.topk(min(k, sim.shape[-1]), dim=-1).values[..., -1:]
     adj = (sim >= kth).to(x.dtype)
     inv_sqrt_deg = adj.sum(dim=-1).rsqrt()
@@ -197,13 +201,13 @@ class GraphMixer(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Map `(B, T, J, C)` to `(B, T, J, C)`."""
         b, f, j, c = x.shape
+        xin = autocast_input(x)  # U and V read one cast under autocast (else x itself)
         if self.mode == "spatial":
-            mixed = torch.matmul(self.norm_adjacency.to(x.dtype), self.V(x)) + self.U(x)
+            mixed = torch.matmul(self.norm_adjacency.to(xin.dtype), self.V(xin)) + self.U(xin)
             mixed = self.batch_norm(mixed.view(b * f, j, c)).view(b, f, j, c)
         else:
-            xt = x.transpose(1, 2)  # (B, J, T, C)
-            graph = knn_frame_graph(xt, self.neighbours)
-            mixed = torch.matmul(graph, self.V(xt)).transpose(1, 2) + self.U(x)
+            graph = knn_frame_graph(x.transpose(1, 2), self.neighbours)  # (B, J, T, T)
+            mixed = torch.matmul(graph, self.V(xin.transpose(1, 2))).transpose(1, 2) + self.U(xin)
             # BN channel = frame; statistics over (B, J, C) exactly as the official (B·J, T, C).
             mixed = self.batch_norm(mixed.reshape(b, f, j * c)).view(b, f, j, c)
         return F.relu(x + mixed)

@@ -30,6 +30,59 @@ CPU_MATH_MAX_LEN = 128
 RECOMPUTE_HIDDEN_BYTES = 64 << 20
 
 
+def without_autocast(x: torch.Tensor) -> contextlib.AbstractContextManager:
+    """Autocast switched off on the device of `x` where it is on, else nothing."""
+    dev = x.device.type
+    if dev in ("cpu", "cuda") and torch.is_autocast_enabled(dev):
+        return torch.autocast(dev, enabled=False)
+    return contextlib.nullcontext()
+
+
+def at_least_fp32(x: torch.Tensor) -> torch.Tensor:
+    """`x` in fp32 if it is bf16 / fp16; fp32 and fp64 tensors as they are."""
+    return x.float() if x.dtype in (torch.bfloat16, torch.float16) else x
+
+
+def autocast_input(x: torch.Tensor) -> torch.Tensor:
+    """`x` cast once to the autocast dtype where autocast would cast it (fp32 under autocast).
+
+    For an input that several GEMMs read (autocast casts it again for each) or that a custom
+    Function stores for backward (stored in half the bytes, not cast again there). Outside
+    autocast `x` itself.
+    """
+    dev = x.device.type
+    if x.dtype == torch.float32 and dev in ("cpu", "cuda") and torch.is_autocast_enabled(dev):
+        return x.to(torch.get_autocast_dtype(dev))
+    return x
+
+
+def _low_precision_cpu(q: torch.Tensor) -> bool:
+    """bf16 / fp16 tensors on the CPU (or fp32 ones that autocast would cast to those)."""
+    if q.device.type != "cpu":
+        return False
+    if q.dtype in (torch.bfloat16, torch.float16):
+        return True
+    return q.dtype == torch.float32 and torch.is_autocast_enabled("cpu")
+
+
+def _sdpa_low_precision_cpu(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+    """SDPA for bf16 / fp16 (or autocast) CPU tensors, avoiding the CPU flash kernel's bf16 path.
+
+    Measured here (1 thread, fwd+bwd, `(N, 8, L, d)` with L = 17 / 27, d = 16 / 64): the CPU
+    flash kernel in bf16 is 3–13× slower than in fp32, while the MATH backend in bf16 is as fast
+    as fp32. Short sequences (L ≤ `CPU_MATH_MAX_LEN`) therefore use MATH in the low precision;
+    longer ones (where MATH would store the L×L matrices) run the flash kernel in fp32 and cast
+    the output back. fp32 inputs outside autocast never come here.
+    """
+    if q.shape[-2] <= CPU_MATH_MAX_LEN:
+        with sdpa_kernel(SDPBackend.MATH):
+            return F.scaled_dot_product_attention(q, k, v)
+    dtype = torch.get_autocast_dtype("cpu") if q.dtype == torch.float32 else q.dtype
+    with torch.autocast("cpu", enabled=False):
+        out = F.scaled_dot_product_attention(q.float(), k.float(), v.float())
+    return out.to(dtype)
+
+
 def sdpa(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
     """Scaled dot-product attention, `softmax(q kᵀ / sqrt(d)) v`.
 
@@ -41,6 +94,8 @@ def sdpa(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
     Returns:
         `(N, H, L, d)`.
     """
+    if _low_precision_cpu(q):
+        return _sdpa_low_precision_cpu(q, k, v)
     if q.device.type == "cpu" and q.shape[-2] <= CPU_MATH_MAX_LEN:
         with sdpa_kernel(SDPBackend.MATH):
             return F.scaled_dot_product_attention(q, k, v)
@@ -111,7 +166,7 @@ class _NormLinearFn(torch.autograd.Function):
             y = _ln_recompute(x, mean, rstd, lnw, lnb)
             grad_w = _flat(g).t() @ _flat(y)
             grad_b = _flat(g).sum(0) if ctx.has_bias else None
-            grad_y = (g @ w).to(x.dtype)
+            grad_y = (_flat(g) @ w).view(*g.shape[:-1], w.shape[1]).to(x.dtype)
         gx, glnw, glnb = torch.ops.aten.native_layer_norm_backward(
             grad_y, x, ctx.norm.normalized_shape, mean, rstd, lnw, lnb, [True, True, True]
         )
@@ -150,7 +205,9 @@ class _MlpFn(torch.autograd.Function):
             g2 = _flat(g)
             grad_w2 = g2.t() @ _flat(F.gelu(h))
             grad_b2 = g2.sum(0)
-            grad_h = torch.ops.aten.gelu_backward(g @ w2, h)
+            # `g` flattened first: a non-contiguous `g` (the temporal half's transposed view)
+            # made `g @ w2` a bmm over a materialised (B·J, C, hidden) copy of w2.
+            grad_h = torch.ops.aten.gelu_backward((g2 @ w2).view(h.shape), h)
             grad_w1 = _flat(grad_h).t() @ _flat(y)
             grad_b1 = _flat(grad_h).sum(0)
             grad_y = (grad_h @ w1).to(x.dtype)
@@ -277,8 +334,13 @@ class Attention(nn.Module):
         qkv = qkv.reshape(-1, length, 3, h, dim // h).permute(2, 0, 3, 1, 4)
         # The default dispatcher (the fused flash kernel on CPU and CUDA) rather than `sdpa`: in
         # this layout the CPU flash kernel was faster fwd+bwd than MATH for every shape tried
-        # (J = 17, T = 27 / 243, head_dim 16 / 64) and it stores no L×L matrices.
-        out = F.scaled_dot_product_attention(qkv[0], qkv[1], qkv[2])  # (N, H, L, d)
+        # (J = 17, T = 27 / 243, head_dim 16 / 64) and it stores no L×L matrices. Not in bf16 on
+        # the CPU, where that kernel is 3–13× slower (`_sdpa_low_precision_cpu`).
+        q, k, v = qkv[0], qkv[1], qkv[2]
+        if _low_precision_cpu(q):
+            out = _sdpa_low_precision_cpu(q, k, v)
+        else:
+            out = F.scaled_dot_product_attention(q, k, v)  # (N, H, L, d)
         w, b = self.proj.weight, self.proj.bias
         if out_scale is not None:
             w, b = w * out_scale[:, None], b * out_scale

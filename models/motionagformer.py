@@ -23,7 +23,13 @@ import torch.nn.functional as F
 from torch import nn
 
 from liftbench.models.base import Lifter
-from liftbench.models.layers import Attention, Mlp, adaptive_fusion
+from liftbench.models.layers import (
+    Attention,
+    Mlp,
+    adaptive_fusion,
+    at_least_fp32,
+    without_autocast,
+)
 from liftbench.models.registry import register_lifter
 
 # The official `CONNECTIONS` (H36M-17): row i lists the joints that i aggregates from. It is not
@@ -58,9 +64,12 @@ def knn_frame_adjacency(x: torch.Tensor, k: int) -> torch.Tensor:
 
     Returns:
         Normalised adjacency `(..., T, T)`, carrying no gradient (as in the official code).
+        The similarities are computed in fp32 also under autocast: in bf16 near-equal scores
+        tie and pick other neighbours (the graph is discrete); without autocast nothing changes.
     """
-    with torch.no_grad():
-        sim = x @ x.transpose(-1, -2)
+    with torch.no_grad(), without_autocast(x):
+        xf = at_least_fp32(x)
+        sim = xf @ xf.transpose(-1, -2)
         thr = sim.topk(k, dim=-1).values[..., -1:]
         return normalise_adjacency((sim >= thr).to(x.dtype))
 

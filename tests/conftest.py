@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -28,3 +29,20 @@ def shared_data() -> Path:
     if not path.is_dir():
         pytest.skip(f"real data fixtures not found at {path} (only present in the dev workspace)")
     return path
+
+
+@pytest.fixture(autouse=True, scope="session")
+def published_tables_dir(tmp_path_factory) -> Iterator[Path]:
+    """Commands publish their tables here, never into the checkout's `results/tables`.
+
+    `demo`, `reproduce`, `perf` and `table --publish` write to `$LIFTBENCH_TABLES_DIR` when no
+    `--tables-dir` is given (spawned processes inherit the variable).
+    """
+    path = tmp_path_factory.mktemp("published-tables")
+    previous = os.environ.get("LIFTBENCH_TABLES_DIR")
+    os.environ["LIFTBENCH_TABLES_DIR"] = str(path)
+    yield path
+    if previous is None:
+        os.environ.pop("LIFTBENCH_TABLES_DIR", None)
+    else:
+        os.environ["LIFTBENCH_TABLES_DIR"] = previous

@@ -27,7 +27,8 @@ def _json_out(capsys, argv):
 
 
 def test_models_json_lists_every_match(capsys):
-    rows = _json_out(capsys, ["models", "--json", "--size", "tiny", "--pattern", "motionagformer*"])
+    rows = _json_out(capsys, ["models", "--json", "--flops", "--size", "tiny",
+                              "--pattern", "motionagformer*"])
     assert [r["name"] for r in rows] == [
         "motionagformer_b", "motionagformer_l", "motionagformer_s", "motionagformer_xs"
     ]
@@ -138,7 +139,7 @@ def test_perf_rejects_unknown_models(capsys):
 
 
 @pytest.mark.parametrize("name", ["videopose3d_27", "motionagformer_xs", "kasportsformer",
-                                  "canonpose", "simplebaseline"])
+                                  "canonpose", "simplebaseline", "d3dp", "pstmo"])
 def test_meta_device_figures_equal_a_real_build(name):
     torch.manual_seed(0)
     real = create_lifter(name, size="tiny")
@@ -188,7 +189,7 @@ def test_a_forward_the_meta_device_cannot_run(monkeypatch, capsys):
     assert row["params"] == 12 and row["flops_per_frame"] is None
     assert cache[cache_key("value_dependent", "paper")]["meta_failed"]
     assert main(["models", "--pattern", "value_dep*"]) == 0
-    assert "`--flops` counts it on a real one" in capsys.readouterr().out
+    assert "`liftbench models --flops` counts" in capsys.readouterr().out
     real = describe("value_dependent", "paper", cache=cache, real_forward=True)
     assert real["flops_per_frame"] == 2 * 2 * 3 * 3 * 17  # two Linear(3, 3) per joint and frame
     assert main(["models", "--json", "--flops", "--pattern", "value_dep*"]) == 0

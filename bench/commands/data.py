@@ -157,8 +157,8 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
                        "prepare)")
     inner = p.add_subparsers(dest="action", metavar="ACTION")
     for name, (text, add_arguments, run) in ACTIONS.items():
-        q = inner.add_parser(name, help=text, description=text)
-        add_arguments(q)
+        # options added when the action is used: some choices import the synthetic capture
+        q = inner.add_parser(name, help=text, description=text, build=add_arguments)
         q.set_defaults(func=run)
     p.set_defaults(func=lambda a: (p.print_help(), 2)[1])
     return p

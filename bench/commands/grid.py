@@ -51,8 +51,13 @@ class _Intermixed(argparse.ArgumentParser):
 
 
 def intermixed(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
-    """Let `parser` accept options anywhere among its positional overrides."""
-    parser.__class__ = _Intermixed
+    """Let `parser` accept options anywhere among its positional overrides.
+
+    The parser keeps its own class's behaviour (e.g. the late options of `cli.CommandParser`).
+    """
+    cls = type(parser)
+    if not issubclass(cls, _Intermixed):
+        parser.__class__ = type(f"Intermixed{cls.__name__}", (_Intermixed, cls), {})
     return parser
 
 

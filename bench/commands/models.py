@@ -1,14 +1,21 @@
 """`liftbench models`: list the registered lifters with parameters, FLOPs per frame and paper.
 
-Both figures come from the lifter built on the meta device (shapes only: no memory, no compute;
-random initialisation is skipped there, since its values never matter to a count). Parameters:
-trainable parameters of the chosen configuration. FLOPs per frame:
+Both figures come from the lifter built on the meta device (shapes only: no memory, no compute)
+by `meta_device()`: parameters are allocated there with their initialisers skipped (values never
+matter to a count), the constants a constructor computes (adjacencies, index tables) are made on
+the CPU and moved to the meta device as they are registered, so no constructor runs arithmetic
+through the meta device's Python kernels (whose first use imports torch._dynamo and sympy:
+seconds). Building all the paper-size lifters takes well under a second beyond importing torch.
+
+Parameters: trainable parameters of the chosen configuration, counted on each lifter as built.
+FLOPs per frame (counted by `--flops`, once per lifter; a plain `liftbench models` prints the
+counts already cached and never waits for a count):
 `torch.utils.flop_counter.FlopCounterMode` over one forward at B = 1, T = the model's
 `max_frames` (27 for models without a frame limit), divided by T. A lifter whose forward cannot
-run on the meta device (a data-dependent step, a random generator) shows "-" unless `--flops`
-asks for its count on a real CPU forward (slow at paper size: minutes for a diffusion lifter's
-sampling). The counter covers mm / bmm / addmm / conv; attention is forced to SDPA's MATH
-backend so its two matmuls are counted. Elementwise ops, norms and softmax are not counted.
+run on the meta device (a data-dependent step, a random generator) is counted by `--flops` on a
+real CPU forward (slow at paper size: minutes for a diffusion lifter's sampling). The counter
+covers mm / bmm / addmm / conv; attention is forced to SDPA's MATH backend so its two matmuls
+are counted. Elementwise ops, norms and softmax are not counted.
 
 The figures are cached in `$LIFTBENCH_CACHE/lifters.json` (default `~/.cache/liftbench/`),
 keyed by lifter name, size, a hash of its configuration and source files, and the liftbench
@@ -20,23 +27,48 @@ from __future__ import annotations
 import argparse
 import contextlib
 import functools
+import gc
 import hashlib
 import json
 import os
 import sys
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 DEFAULT_FRAMES = 27
 CACHE_FILE = "lifters.json"
-# In-place random initialisers: skipped on meta tensors (on the meta device they run through
-# Python decompositions that cost seconds and produce nothing).
+# What a constructor does to a tensor on the meta device runs there through Python meta kernels
+# and decompositions whose first call imports torch._dynamo and sympy (~2 s per process); the
+# counts need none of it, so `meta_device()` keeps all but the allocation of parameters off it.
+# In-place random initialisers: skipped on meta tensors. (On the CPU they could not be skipped:
+# `nn.init.trunc_normal_` resamples until every value is in range, forever on garbage memory.)
 _RANDOM_INIT = frozenset({
     "normal_", "uniform_", "trunc_normal_", "erfinv_", "kaiming_normal_", "kaiming_uniform_",
     "xavier_normal_", "xavier_uniform_", "orthogonal_", "sparse_", "bernoulli_", "random_",
     "exponential_", "geometric_", "log_normal_", "cauchy_",
 })  # fmt: skip
+# In-place ops that only write values (shape, dtype, device and requires_grad unchanged):
+# skipped on meta tensors. A value op not listed here still runs (correct, only slower).
+_VALUE_INPLACE = frozenset({
+    "zero_", "fill_", "copy_", "mul_", "div_", "add_", "sub_", "neg_", "abs_", "sign_", "pow_",
+    "exp_", "log_", "sqrt_", "rsqrt_", "reciprocal_", "clamp_", "clamp_min_", "clamp_max_",
+    "masked_fill_", "masked_scatter_", "fill_diagonal_", "index_fill_", "index_copy_",
+    "index_add_", "index_put_", "scatter_", "scatter_add_", "put_", "addcmul_", "addcdiv_",
+    "lerp_", "fmod_", "remainder_", "floor_", "ceil_", "round_", "trunc_", "tanh_", "sigmoid_",
+    "tril_", "triu_", "constant_", "zeros_", "ones_", "eye_", "dirac_", "__setitem__",
+})  # fmt: skip
+# Factories of constant values (index tables, adjacencies, schedules, constant parameters):
+# made on the CPU (the device `empty` and the random factories keep is meta), so what a
+# constructor computes from them is plain CPU arithmetic on small tensors.
+_VALUE_FACTORIES = frozenset({
+    "arange", "linspace", "logspace", "tensor", "as_tensor", "eye", "zeros", "ones", "full",
+    "tril_indices", "triu_indices",
+})  # fmt: skip
+# Random factories of floats (`nn.Parameter(torch.randn(...))`): `empty` on the meta device
+# (`randn` there is a Python decomposition).
+_RANDOM_FACTORIES = frozenset({"randn", "rand"})
 
 
 def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -52,10 +84,10 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
         help="configuration to describe (default: paper)",
     )  # fmt: skip
     p.add_argument("--no-flops", action="store_true",
-                   help="skip the FLOP count (counted once per lifter and cached otherwise)")
+                   help="leave out the FLOPs column")
     p.add_argument("--flops", action="store_true",
-                   help="also count, on a real CPU forward, the lifters whose forward cannot run "
-                        "on the meta device (slow; cached too)")
+                   help="count the FLOPs not cached yet (meta-device forward; a real CPU forward "
+                        "for lifters the meta device cannot run), then cache them (~10 s once)")
     p.set_defaults(func=run)
     return p
 
@@ -124,22 +156,83 @@ def _write_cache(path: Path, data: dict[str, Any]) -> None:
 
 @contextlib.contextmanager
 def meta_device() -> Iterator[None]:
-    """Build modules on the meta device with their random initialisers skipped."""
+    """Build modules on the meta device, cheaply: shapes only, no values, no memory.
+
+    Parameters are allocated on the meta device and their initialisers (random or not) are
+    skipped there (`_RANDOM_INIT`, `_VALUE_INPLACE`); constants a constructor computes come from
+    CPU factories (`_VALUE_FACTORIES`) and stay CPU tensors while it computes; every parameter
+    and buffer registered inside the context is moved to the meta device as it is registered, so
+    the module comes out wholly on the meta device, with the parameters and buffers a build
+    under `torch.device("meta")` alone gives (without its seconds of one-off imports: see the
+    notes above `_RANDOM_INIT`). A tensor a constructor keeps as a plain attribute (not a
+    buffer) stays on the CPU. The cyclic garbage collector is paused inside the context.
+    """
     import torch
+    from torch import nn
+    from torch.nn.modules import module as nn_module
     from torch.overrides import TorchFunctionMode
 
-    class _SkipRandomInit(TorchFunctionMode):
+    try:  # the factories `torch.device("meta")` sends to meta, without that second Python mode
+        from torch.utils._device import _device_constructors
+
+        factories, outer = _device_constructors(), contextlib.nullcontext()
+    except ImportError:  # a torch without it: the public context, a little slower
+        factories, outer = frozenset(), torch.device("meta")
+
+    class _SkipValues(TorchFunctionMode):
         def __torch_function__(self, func: Any, types: Any, args: tuple = (),
                                kwargs: dict | None = None) -> Any:
             kwargs = kwargs or {}
-            if getattr(func, "__name__", "") in _RANDOM_INIT:
+            name = getattr(func, "__name__", "")
+            if name in _RANDOM_INIT or name in _VALUE_INPLACE:
                 target = args[0] if args else kwargs.get("tensor", kwargs.get("self"))
                 if isinstance(target, torch.Tensor) and target.is_meta:
-                    return target
+                    return None if name == "__setitem__" else target
+            elif kwargs.get("device") is None:  # a factory given a device is left alone
+                if name in _VALUE_FACTORIES:
+                    kwargs["device"] = "cpu"
+                elif name in _RANDOM_FACTORIES and "out" not in kwargs:
+                    kwargs.pop("generator", None)
+                    return torch.empty(*args, **kwargs, device="meta")
+                elif func in factories:
+                    kwargs["device"] = "meta"
             return func(*args, **kwargs)
 
-    with torch.device("meta"), _SkipRandomInit():
-        yield
+    # The registration hooks are global: they act on this thread's builds only (the mode is
+    # thread-local already). A tensor registered twice (shared) gets one meta twin, so sharing
+    # (and hence the count) is kept; tensor subclasses are left alone.
+    owner = threading.get_ident()
+    twins: dict[int, tuple[torch.Tensor, torch.Tensor]] = {}  # id -> (original, meta twin)
+
+    def twin(tensor: torch.Tensor, make: Any) -> torch.Tensor:
+        if id(tensor) not in twins:
+            twins[id(tensor)] = (tensor, make(tensor))
+        return twins[id(tensor)][1]
+
+    def buffer_to_meta(module: nn.Module, name: str, tensor: Any) -> Any:
+        if type(tensor) is torch.Tensor and not tensor.is_meta \
+                and threading.get_ident() == owner:
+            return twin(tensor, lambda t: t.to("meta"))
+        return None
+
+    def parameter_to_meta(module: nn.Module, name: str, param: Any) -> Any:
+        if type(param) is nn.Parameter and not param.is_meta and threading.get_ident() == owner:
+            return twin(param, lambda p: nn.Parameter(p.detach().to("meta"),
+                                                      requires_grad=p.requires_grad))
+        return None
+
+    hooks = [nn_module.register_module_buffer_registration_hook(buffer_to_meta),
+             nn_module.register_module_parameter_registration_hook(parameter_to_meta)]
+    collecting = gc.isenabled()
+    gc.disable()  # full collections would scan every object torch's import made, repeatedly
+    try:
+        with outer, _SkipValues():
+            yield
+    finally:
+        for hook in hooks:
+            hook.remove()
+        if collecting:
+            gc.enable()
 
 
 def _count(name: str, size: str, flops: bool, real_forward: bool) -> dict[str, Any]:
@@ -150,7 +243,6 @@ def _count(name: str, size: str, flops: bool, real_forward: bool) -> dict[str, A
     """
     import torch
 
-    from liftbench.bench.perf.models import flops_per_frame
     from liftbench.models import create_lifter
 
     with meta_device():
@@ -158,6 +250,8 @@ def _count(name: str, size: str, flops: bool, real_forward: bool) -> dict[str, A
     out: dict[str, Any] = {"params": sum(p.numel() for p in model.parameters()
                                          if p.requires_grad)}
     if flops:
+        from liftbench.bench.perf.models import flops_per_frame
+
         frames = getattr(model, "max_frames", None) or DEFAULT_FRAMES
         try:
             out["flops_per_frame"] = flops_per_frame(model, frames, device="meta")
@@ -171,7 +265,8 @@ def _count(name: str, size: str, flops: bool, real_forward: bool) -> dict[str, A
 
 
 def describe(name: str, size: str = "paper", flops: bool = True,
-             cache: dict[str, Any] | None = None, real_forward: bool = False) -> dict:
+             cache: dict[str, Any] | None = None, real_forward: bool = False,
+             count: bool = True) -> dict:
     """Parameters, forward FLOPs per frame and paper of one registered lifter.
 
     Args:
@@ -182,6 +277,7 @@ def describe(name: str, size: str = "paper", flops: bool = True,
             count is None for such a lifter).
         cache: the figures cache (`{key: {"params", "flops_per_frame"}}`), read and updated in
             place; None reads and writes `cache_path()`.
+        count: count FLOPs missing from the cache (False: report only cached counts).
 
     Returns:
         `{"name", "params", "flops_per_frame", "paper"}`; `flops_per_frame` is None when skipped.
@@ -193,7 +289,7 @@ def describe(name: str, size: str = "paper", flops: bool = True,
         cache = _read_cache(cache_path())
     key = cache_key(name, size)
     figures = cache.get(key) or {}
-    missing_flops = flops and figures.get("flops_per_frame") is None and (
+    missing_flops = flops and count and figures.get("flops_per_frame") is None and (
         real_forward or not figures.get("meta_failed"))
     if "params" not in figures or missing_flops:
         figures = {**figures, **_count(name, size, missing_flops, real_forward)}
@@ -218,7 +314,8 @@ def run(args: argparse.Namespace) -> int:
     cache = _read_cache(path)
     before = json.dumps(cache, sort_keys=True)
     flops = args.flops or not args.no_flops
-    rows = [describe(n, args.size, flops, cache, real_forward=args.flops) for n in names]
+    rows = [describe(n, args.size, flops, cache, real_forward=args.flops, count=args.flops)
+            for n in names]
     if json.dumps(cache, sort_keys=True) != before:
         _write_cache(path, cache)
     if args.json:
@@ -229,5 +326,5 @@ def run(args: argparse.Namespace) -> int:
         gf = "-" if r["flops_per_frame"] is None else f"{r['flops_per_frame'] / 1e9:.3f}"
         print(f"{r['name']:<20} {r['params']:>12,} {gf:>13}  {r['paper']}")
     if flops and any(r["flops_per_frame"] is None for r in rows):
-        print("(-: the forward cannot run on the meta device; `--flops` counts it on a real one)")
+        print("(-: not counted yet; `liftbench models --flops` counts and caches them)")
     return 0

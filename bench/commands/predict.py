@@ -36,6 +36,11 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
                    help="output stem: writes STEM.npz and STEM.json (a .npz/.json suffix is "
                    "replaced, any other kept; default: <keypoints stem>_3d beside the input)")
     p.add_argument("--no-flip", action="store_true", help="disable test-time flip averaging")
+    p.add_argument("--precision", default="32-true", choices=("32-true", "bf16-mixed", "auto"),
+                   help="32-true (default), bf16-mixed (autocast), or auto: bf16-mixed where "
+                   "the CPU has native bf16 and the lifter's bf16 parity is measured")
+    p.add_argument("--compile", action="store_true",
+                   help="torch.compile the lifter's layers first (pays off on long sequences)")
     p.add_argument("--render", type=Path, default=None, metavar="PATH",
                    help="also draw it: a .gif, .mp4 (needs ffmpeg) or a folder of PNG frames")
     p.add_argument("--view", type=int, default=0, help="view to render (default 0)")
@@ -56,7 +61,7 @@ def _run(args: argparse.Namespace) -> int:
                           joint_set=args.joint_set,
                           image_size=tuple(args.image_size) if args.image_size else None,
                           model=args.model, config=args.config,
-                          video=args.video)
+                          video=args.video, precision=args.precision, compile=args.compile)
     out = args.out or args.keypoints.with_name(args.keypoints.stem + "_3d")
     with staged() as stage:  # all outputs appear together, or none after an error
         paths = save_prediction(result, out, stage)
@@ -71,7 +76,8 @@ def _run(args: argparse.Namespace) -> int:
             paths.append(target)
     v, t = result["pose3d"].shape[:2]
     print(f"lifted {v} view(s) x {t} frames with {result['lifter']} "
-          f"(flip TTA {'on' if result['flip_tta'] else 'off'})")
+          f"(flip TTA {'on' if result['flip_tta'] else 'off'}; {result['precision']}: "
+          f"{result['precision_reason']})")
     for note in result.get("notes", []):
         print(f"note: {note}")
     conf = result.get("confidence")

@@ -6,6 +6,12 @@ Examples:
   liftbench table --reported-from kasportsformer_t1 --format md          # papers only
   liftbench table --results results --reported-from ingwersen_t1 --compare A B --over action
   liftbench table --list-reported
+  liftbench table --results results --regime supervised --publish in-domain  # results/tables/
+
+With --publish NAME the table is also written to the published tables (--tables-dir, default
+$LIFTBENCH_TABLES_DIR, else results/tables): NAME.md (the markdown table under the command line
+that made it and the machine) and NAME.csv (the exact numbers of --format csv, same header lines
+as comments).
 
 Records are read from anywhere below --results (`reproduce` and grids write one folder per run,
 results/<run>/); other JSON files there (summaries, evaluations) are skipped. Runs are the seeds
@@ -22,6 +28,7 @@ above 0.6x as under-trained.
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 
@@ -62,6 +69,12 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p.add_argument("--format", "-f", choices=("md", "latex", "csv", "html"), default="md")
     p.add_argument("--title", default="", help="table caption")
     p.add_argument("--out", "-o", type=Path, help="write to FILE instead of stdout")
+    p.add_argument("--publish", metavar="NAME",
+                   help="also publish the table as NAME.md (markdown) and NAME.csv (exact "
+                   "numbers) with this command line and the machine, under --tables-dir")
+    p.add_argument("--tables-dir", type=Path, default=None, metavar="DIR",
+                   help="folder of --publish (default $LIFTBENCH_TABLES_DIR, else "
+                   "results/tables)")
     p.set_defaults(func=_run)
     return p
 
@@ -73,6 +86,12 @@ def _run(args: argparse.Namespace) -> int:
         records_frames,
         reported_frames,
     )
+    from liftbench.leaderboard.published import (
+        check_name,
+        command_line,
+        publish_frame,
+        written_line,
+    )
     from liftbench.leaderboard.records import read_records
     from liftbench.leaderboard.reported import list_tables, load_reported
     from liftbench.leaderboard.tables import build_table, compare_rows
@@ -82,6 +101,8 @@ def _run(args: argparse.Namespace) -> int:
             print(f"{t['id']:<20} {t['paper']:<15} {t['table']:<8} {t['rows']:>3} rows  "
                   f"{t['caption']}")
         return 0
+    if args.publish is not None:
+        check_name(args.publish)
     filters = {"dataset": args.dataset, "split": args.split, "regime": args.regime,
                "source_2d": args.source_2d, "frames": args.frames, "lifter": args.lifter}
     pairs = []
@@ -107,8 +128,16 @@ def _run(args: argparse.Namespace) -> int:
         print(f"table ({len(table.rows)} rows, {args.format}) written to {args.out}")
     else:
         print(text, end="")
+    notes = []
     if args.compare:
         res = compare_rows(table, runs, groups, args.compare[0], args.compare[1],
                            metric=args.metric, over=args.over, method=args.test)
         print(res.summary())
+        notes.append(f"Paired test: {res.summary()}")
+    if args.publish is not None:
+        paths = publish_frame(args.publish, args.title or f"Comparison table {args.publish}",
+                              table.to_frame(), markdown=table.render("md"), notes=notes,
+                              command=command_line(getattr(args, "argv", None)),
+                              out_dir=args.tables_dir)
+        print(written_line(paths), file=sys.stderr if not args.out else sys.stdout)
     return 0

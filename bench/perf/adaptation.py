@@ -195,7 +195,8 @@ def run(args: argparse.Namespace) -> dict:
         workdir = Path(args.workdir or tmp)
         out: dict[str, Any] = {"config": {k: (str(v) if isinstance(v, Path) else v)
                                           for k, v in vars(args).items()
-                                          if k not in ("func", "module", "json", "threads")}}
+                                          if k not in ("func", "module", "json", "threads", "argv",
+                                                       "tables_dir")}}
         if args.part in ("consistency", "all"):
             out["consistency"] = run_consistency(args, workdir)
         if args.part in ("selffusion", "all"):

@@ -23,11 +23,23 @@ Protocol (the official figures' too): input `torch.randn(B, T, 17, 3)`; "fwd" is
 the timed region. FLOPs come from `FlopCounterMode` on one forward at B = 1 with SDPA forced to its
 MATH backend (so the attention matmuls are counted, as in the official eager attention); fwd+bwd is
 counted as 3× forward.
+
+Variants of ours (`--precision fp32 bf16`, `--compile`): every requested precision, eager and,
+with `--compile`, compiled too (`bench/compiling.py`: the lifter's repeated layers through
+`nn.Module.compile()`, as `trainer.compile` does; the compile happens in the untimed warm-up,
+at least one run). bf16 is `torch.autocast("cpu", torch.bfloat16)` around the forward and the
+loss, backward outside it: what Lightning's `bf16-mixed` does. The official code always runs
+fp32, eager; with `--official-root` each round times the official model once and every variant
+of ours once (the order reversed every other round). For every variant other than fp32 eager the
+child also reports `deviation`: max |Δ| / max |out| of the variant's eval output against ours in
+fp32, eager, on the same input and weights (after the timing and the RSS reading, so neither
+includes it).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import resource
@@ -69,6 +81,7 @@ OFFICIAL: dict[tuple[str, int, int], dict[str, tuple[float, ...]]] = {
 OFFICIAL_SOURCE = "official code, 2-vCPU EPYC, torch 2.14.1, fp32"
 
 DEFAULT_MODELS = ("motionagformer_b", "kasportsformer", "motionbert")
+PRECISIONS = ("fp32", "bf16")
 PARITY_ATOL = 1e-5
 LONG_MODELS = ("motionagformer_b", "motionbert")
 LONG_AS_LIMIT_GB = 16
@@ -101,6 +114,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "by side and report ratios",
     )  # fmt: skip
     parser.add_argument(
+        "--precision", nargs="+", choices=PRECISIONS, default=["fp32"],
+        help="precisions of ours to measure, each its own row (default fp32; bf16 = autocast "
+        "as Lightning's bf16-mixed); the official code runs fp32",
+    )  # fmt: skip
+    parser.add_argument(
+        "--compile", action="store_true",
+        help="also measure each precision of ours compiled (the lifter's layers, as "
+        "trainer.compile=true)",
+    )  # fmt: skip
+    parser.add_argument(
         "--long", action="store_true",
         help=f"also B=8, T=243 fwd+bwd of {', '.join(LONG_MODELS)} under a "
         f"{LONG_AS_LIMIT_GB} GB address-space cap (1 warm-up, 1 timed run)",
@@ -128,8 +151,45 @@ def flops_per_frame(model: torch.nn.Module, frames: int,
     return fc.get_total_flops() / frames
 
 
+def _autocast(precision: str) -> contextlib.AbstractContextManager:
+    if precision == "bf16":
+        return torch.autocast("cpu", dtype=torch.bfloat16)
+    return contextlib.nullcontext()
+
+
+def _build_variant(spec: dict) -> torch.nn.Module:
+    """Ours (seed 0) as `spec` asks: its size, T and, with `spec["compile"]`, compiled."""
+    from liftbench.bench.compiling import compile_lifter
+    from liftbench.bench.perf._official_models import build_ours
+
+    torch.manual_seed(0)
+    model = build_ours(spec["model"], spec["frames"], size=spec.get("size", "paper"))
+    if spec.get("compile"):
+        compile_lifter(model, True)
+    return model
+
+
+def output_deviation(spec: dict) -> float:
+    """Eval-output deviation `max |Δ| / max |out|` of a variant vs ours in fp32, eager.
+
+    Both models are built with seed 0 (the same weights); the input is
+    `randn(B, T, J, 3)` (seed 1), in eval mode without gradients.
+    """
+    ref = _build_variant({**spec, "compile": False})
+    x = torch.randn(spec["batch"], spec["frames"], ref.num_joints, 3,
+                    generator=torch.Generator().manual_seed(1))  # fmt: skip
+    with torch.no_grad():
+        want = ref.eval()(x).float()
+        del ref
+        model = _build_variant(spec).eval()
+        with _autocast(spec.get("precision", "fp32")):
+            got = model(x).float()
+    return float((got - want).abs().max() / want.abs().max().clamp_min(1e-12))
+
+
 def _measure(spec: dict) -> dict:
     """Child process body: build, time and report one (model, mode, B, T) configuration."""
+    from liftbench.bench.compiling import compile_lifter
     from liftbench.bench.perf._official_models import build_official, build_ours
 
     if spec.get("as_limit_gb"):
@@ -145,26 +205,38 @@ def _measure(spec: dict) -> dict:
     else:
         model = build_ours(spec["model"], t, size=spec.get("size", "paper"))
     x = torch.randn(b, t, model.num_joints, 3)
-    flops = flops_per_frame(model, t) * t * b
+    flops = flops_per_frame(model, t) * t * b  # before compiling: the counter runs eagerly
+    ours = not spec.get("official_root")
+    compiled = ours and bool(spec.get("compile"))
+    if compiled:
+        compile_lifter(model, True)
+    precision = spec.get("precision", "fp32") if ours else "fp32"
+    warmup = max(spec["warmup"], 1) if compiled else spec["warmup"]
     times = []
-    for i in range(spec["warmup"] + spec["repeats"]):
+    for i in range(warmup + spec["repeats"]):
         if spec["mode"] == "fwd":
             model.eval()
             start = time.perf_counter()
-            with torch.no_grad():
+            with torch.no_grad(), _autocast(precision):
                 model(x)
         else:
             model.train()
             model.zero_grad(set_to_none=True)
             start = time.perf_counter()
-            model(x).square().mean().backward()
-        if i >= spec["warmup"]:
+            with _autocast(precision):
+                loss = model(x).square().mean()
+            loss.backward()
+        if i >= warmup:
             times.append(time.perf_counter() - start)
     rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    return {
+    res = {
         "ms": 1000 * statistics.median(times), "min_ms": 1000 * min(times), "rss_mb": rss_mb,
         "fwd_flops": flops, "threads": torch.get_num_threads(),
     }  # fmt: skip
+    if ours and (precision != "fp32" or compiled):
+        del model
+        res["deviation"] = output_deviation(spec)
+    return res
 
 
 def _parity(spec: dict) -> dict:
@@ -202,7 +274,7 @@ def _row(spec: dict, res: dict, official: dict | None = None) -> dict:
     The ratios to the official code are added only when it was measured in the same run
     (`official`, the child's result for the official model).
     """
-    row = {k: spec[k] for k in ("model", "mode", "batch", "frames")} | res
+    row = _lead(spec) | res
     if "error" in res:
         return row
     mult = 3.0 if spec["mode"] == "fwdbwd" else 1.0
@@ -222,12 +294,25 @@ def _row(spec: dict, res: dict, official: dict | None = None) -> dict:
     return row
 
 
+def _lead(spec: dict) -> dict:
+    """The identity of a row: model, mode, B, T and the variant (precision, compiled)."""
+    return {k: spec[k] for k in ("model", "mode", "batch", "frames")} | {
+        "precision": spec.get("precision", "fp32"), "compile": bool(spec.get("compile"))}
+
+
+def variant_name(row: dict) -> str:
+    """`fp32`, `bf16`, `fp32+compile`, ..."""
+    return row.get("precision", "fp32") + ("+compile" if row.get("compile") else "")
+
+
 def reference_rows(rows: list[dict]) -> list[dict]:
     """The official figures recorded on another machine (`OFFICIAL`) for the measured rows."""
-    out = []
+    out, seen = [], set()
     for r in rows:
         ref = OFFICIAL.get((r["model"], r["batch"], r["frames"]))
-        if ref:
+        key = (r["model"], r["mode"], r["batch"], r["frames"])
+        if ref and key not in seen:
+            seen.add(key)
             idx = 0 if r["mode"] == "fwd" else 1
             out.append({k: r[k] for k in ("model", "mode", "batch", "frames")} | {
                 "ms": min(ref[r["mode"]]) if ref[r["mode"]] else None,
@@ -236,21 +321,25 @@ def reference_rows(rows: list[dict]) -> list[dict]:
 
 
 def _print(rows: list[dict]) -> None:
-    cols = ("median ms", "min ms", "samp/s", "GFLOP/s", "%roof", "RSS MB", "vs off.", "RSS/off")
-    widths = (10, 8, 7, 8, 6, 7, 7, 7)
-    head = f"{'model':<18} {'mode':<6} {'B':>2} {'T':>4} "
+    cols = ("median ms", "min ms", "samp/s", "GFLOP/s", "%roof", "RSS MB", "vs off.", "RSS/off",
+            "out dev")
+    widths = (10, 8, 7, 8, 6, 7, 7, 7, 8)
+    head = f"{'model':<18} {'variant':<13} {'mode':<6} {'B':>2} {'T':>4} "
     print(head + " ".join(f"{c:>{w}}" for c, w in zip(cols, widths, strict=True)))
     for r in rows:
-        lead = f"{r['model']:<18} {r['mode']:<6} {r['batch']:>2} {r['frames']:>4} "
+        lead = (f"{r['model']:<18} {variant_name(r):<13} {r['mode']:<6} {r['batch']:>2} "
+                f"{r['frames']:>4} ")
         if "error" in r:
             print(lead + f"FAILED: {r['error']}")
             continue
         sp = f"{r['speedup_vs_official']:.2f}x" if "speedup_vs_official" in r else "-"
         mr = f"{r['rss_ratio_vs_official']:.2f}" if "rss_ratio_vs_official" in r else "-"
+        dev = f"{r['deviation']:.1e}" if "deviation" in r else "-"
         nums = f"{r['ms']:>10.0f} {r['min_ms']:>8.0f} {r['samples_per_s']:>7.1f} "
         nums += f"{r['gflops']:>8.1f} {r['roofline_pct']:>6.1f} {r['rss_mb']:>7.0f} "
-        print(lead + nums + f"{sp:>7} {mr:>7}")
-    print(f"roofline {ROOFLINE_GFLOPS:.0f} GFLOP/s")
+        print(lead + nums + f"{sp:>7} {mr:>7} {dev:>8}")
+    print(f"roofline {ROOFLINE_GFLOPS:.0f} GFLOP/s (fp32); vs off.: official ms / ours ms; "
+          "out dev: max |Δ| / max |out| of the eval output vs ours in fp32, eager")
 
 
 def _print_reference(refs: list[dict]) -> None:
@@ -296,19 +385,33 @@ def _check_parities(models: list[str], root: str, frames: int,
     return out
 
 
-def _alternate(spec: dict, root: str, rounds: int) -> tuple[dict, dict]:
-    """Time ours and the official model `rounds` times, swapping the order every round.
+def _alternate(specs: list[dict], root: str, rounds: int) -> tuple[list[dict], dict]:
+    """Time every variant of ours and the official model `rounds` times, alternating.
+
+    Even rounds run ours (each variant in turn) then the official model, odd rounds the official
+    model then ours in reverse order, so no side always runs first or last.
+
+    Args:
+        specs: one child spec per variant of ours, all of the same (model, mode, B, T).
+        root: `--official-root`.
+        rounds: how many times each is timed.
 
     Returns:
-        `(ours, official)`, each the median over rounds of the children's figures (`ms`,
-        `rss_mb`; `min_ms` the minimum), with every round's `round_ms` / `round_rss_mb`.
+        `(ours, official)`: per variant and for the official model, the median over rounds of
+        the children's figures (`ms`, `rss_mb`; `min_ms` the minimum), with every round's
+        `round_ms` / `round_rss_mb`.
     """
-    runs: dict[str, list[dict]] = {"ours": [], "official": []}
+    official = {**specs[0], "official_root": root, "precision": "fp32", "compile": False}
+    runs: list[list[dict]] = [[] for _ in specs]
+    theirs: list[dict] = []
     for r in range(rounds):
-        order = ("ours", "official") if r % 2 == 0 else ("official", "ours")
-        for side in order:
-            runs[side].append(_spawn(spec if side == "ours" else {**spec, "official_root": root}))
-    return _combine(runs["ours"]), _combine(runs["official"])
+        order = list(range(len(specs))) + [-1]
+        for i in order if r % 2 == 0 else order[::-1]:
+            if i < 0:
+                theirs.append(_spawn(official))
+            else:
+                runs[i].append(_spawn(specs[i]))
+    return [_combine(rs) for rs in runs], _combine(theirs)
 
 
 def _combine(results: list[dict]) -> dict:
@@ -320,6 +423,8 @@ def _combine(results: list[dict]) -> dict:
     out["ms"] = statistics.median(r["ms"] for r in results)
     out["min_ms"] = min(r["min_ms"] for r in results)
     out["rss_mb"] = statistics.median(r["rss_mb"] for r in results)
+    if "deviation" in out:
+        out["deviation"] = max(r["deviation"] for r in results)
     if len(results) > 1:
         out["round_ms"] = [r["ms"] for r in results]
         out["round_rss_mb"] = [r["rss_mb"] for r in results]
@@ -338,35 +443,40 @@ def run(args: argparse.Namespace) -> dict:
         raise ValueError("--batch, --frames, --repeats and --rounds must be >= 1 and "
                          "--warmup >= 0")
     threads = getattr(args, "threads", None)
-    specs = [
-        {"model": m, "mode": mode, "batch": args.batch, "frames": args.frames,
-         "repeats": args.repeats, "warmup": args.warmup, "threads": threads,
-         "size": getattr(args, "size", "paper")}
+    variants = [(p, c) for c in ((False, True) if getattr(args, "compile", False) else (False,))
+                for p in dict.fromkeys(getattr(args, "precision", None) or ["fp32"])]
+    groups = [
+        [{"model": m, "mode": mode, "batch": args.batch, "frames": args.frames,
+          "repeats": args.repeats, "warmup": args.warmup, "threads": threads,
+          "size": getattr(args, "size", "paper"), "precision": p, "compile": c}
+         for p, c in variants]
         for m in args.models for mode in getattr(args, "modes", ("fwd", "fwdbwd"))
     ]  # fmt: skip
     if args.long:
-        specs += [
-            {"model": m, "mode": "fwdbwd", "batch": 8, "frames": 243, "repeats": 1, "warmup": 1,
-             "threads": threads, "as_limit_gb": LONG_AS_LIMIT_GB}
+        groups += [
+            [{"model": m, "mode": "fwdbwd", "batch": 8, "frames": 243, "repeats": 1, "warmup": 1,
+              "threads": threads, "as_limit_gb": LONG_AS_LIMIT_GB, "precision": p, "compile": c}
+             for p, c in variants]
             for m in LONG_MODELS
         ]  # fmt: skip
     root = getattr(args, "official_root", None)
     parity = _check_parities(args.models, root, args.frames, threads) if root else {}
     rows = []
-    for spec in specs:
-        failed = parity.get(spec["model"], {}).get("error")
+    for group in groups:
+        lead = group[0]
+        failed = parity.get(lead["model"], {}).get("error")
         if failed:
-            rows.append({k: spec[k] for k in ("model", "mode", "batch", "frames")}
-                        | {"error": f"not timed: {failed}"})  # fmt: skip
+            rows += [_lead(spec) | {"error": f"not timed: {failed}"} for spec in group]
             continue
         if root:
-            ours, official = _alternate(spec, root, rounds)
+            ours, official = _alternate(group, root, rounds)
         else:
-            ours, official = _spawn(spec), None
-        rows.append(_row(spec, ours, official))
-        if spec["model"] in parity:
-            rows[-1]["parity_max_abs_diff"] = parity[spec["model"]]["max_abs_diff"]
-        print(f"  measured {spec['model']} {spec['mode']} B={spec['batch']} T={spec['frames']}",
+            ours, official = [_spawn(spec) for spec in group], None
+        for spec, res in zip(group, ours, strict=True):
+            rows.append(_row(spec, res, official))
+            if spec["model"] in parity:
+                rows[-1]["parity_max_abs_diff"] = parity[spec["model"]]["max_abs_diff"]
+        print(f"  measured {lead['model']} {lead['mode']} B={lead['batch']} T={lead['frames']}",
               file=sys.stderr, flush=True)  # fmt: skip
     _print(rows)
     if "d3dp" in args.models:

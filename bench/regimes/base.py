@@ -393,6 +393,8 @@ class LiftingRegime(L.LightningModule):
         `exponential` (MotionBERT / MotionAGFormer): lr × `lr_decay` after every epoch.
         `warmup_plateau` (KASportsFormer): linear warm-up over `warmup_epochs`, then halve the lr
         when `val/mpjpe` stops improving for `plateau_patience` epochs.
+        `cosine` (liftbench's CPU-budget schedule): per-step linear warm-up over
+        `warmup_fraction` of the steps, then cosine decay to 0 at the last step.
         """
         cfg = self.optim_cfg
         name = cfg.get("name", "adamw")
@@ -424,9 +426,40 @@ class LiftingRegime(L.LightningModule):
                 lin = torch.optim.lr_scheduler.LambdaLR(opt, lambda e: min(1.0, (e + 1) / warm))
                 scheds.insert(0, {"scheduler": lin, "interval": "epoch"})
             return [opt], scheds
+        if schedule == "cosine":
+            return {"optimizer": opt, "lr_scheduler": {
+                "scheduler": self._cosine_schedule(opt, float(cfg.get("warmup_fraction", 0.05))),
+                "interval": "step"}}
         if schedule == "constant":
             return opt
         raise ValueError(
-            f"regime.optim.schedule must be exponential | warmup_plateau | constant, got "
-            f"{schedule!r}"
+            f"regime.optim.schedule must be exponential | warmup_plateau | cosine | constant, "
+            f"got {schedule!r}"
         )
+
+    def _cosine_schedule(self, opt: torch.optim.Optimizer,
+                         warmup_fraction: float) -> torch.optim.lr_scheduler.LambdaLR:
+        """Per-step linear warm-up over `warmup_fraction` of the run, then cosine decay to 0.
+
+        Not a paper's schedule: a short CPU budget (a few thousand steps) ends far from the
+        exponential schedules' small final rates, and decaying to 0 by the last step is what
+        makes the last steps count (see docs: "Training the transformer lifters on a CPU").
+        The run's length is the Trainer's `estimated_stepping_batches` (max_epochs or max_steps).
+        """
+        if not 0.0 <= warmup_fraction < 1.0:
+            raise ValueError(f"regime.optim.warmup_fraction must be in [0, 1), got "
+                             f"{warmup_fraction}")
+        total = self.trainer.estimated_stepping_batches
+        if not math.isfinite(total) or total < 1:
+            raise ValueError("regime.optim.schedule=cosine needs a finite run: set "
+                             "trainer.max_epochs or trainer.max_steps")
+        total = int(total)
+        warm = max(1, int(round(warmup_fraction * total)))
+
+        def factor(step: int) -> float:
+            if step < warm:
+                return (step + 1) / warm
+            done = min(1.0, (step - warm) / max(1, total - warm))
+            return 0.5 * (1.0 + math.cos(math.pi * done))
+
+        return torch.optim.lr_scheduler.LambdaLR(opt, factor)

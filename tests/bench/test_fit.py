@@ -58,6 +58,11 @@ def test_fit_trains_and_beats_untrained(cache, tmp_path, capsys):
     assert set(after.groups["action"]) <= {"run", "kick"}  # test set: held-out sports takes
     assert after.lifter["name"] == "motionagformer_xs" and after.lifter["params"] > 0
     assert after.regime["loss_weights"]["w_vel"] == 20.0
+    # the training's cost: CPU seconds of the process, wall seconds, steps run
+    cost = after.extra["train"]
+    assert cost["steps"] > 0 and cost["epochs"] == 5 and cost["threads"] >= 1
+    assert 0 < cost["wall_s"] <= after.wall_time_s and cost["cpu_s"] > 0
+    assert "train" not in before.extra or before.extra["train"]["steps"] == 0
     run_dir = trained / "runs" / after.run_id
     assert (run_dir / "config.yaml").is_file()
     assert (run_dir / "checkpoints" / "best.ckpt").is_file()
