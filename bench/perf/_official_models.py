@@ -18,7 +18,7 @@ another layout, a thin adapter does what liftbench's lifter does around the same
   the 4-D path used in training) on `(x[..., :2], x_t, t)` with a fixed noisy pose `x_t` and
   t = 500 on both sides; the sampler calls it 2·H·K times per clip at evaluation.
 
-Stand-ins for the official side only (they change no number; documented in docs/official-weights.md):
+Stand-ins for the official side only (they change no number; see docs/official-weights.md):
 
 - `timm` (MixSTE, KTPFormer, STCFormer, D3DP import `DropPath`, `trunc_normal_` and a few unused
   names from it; installing it pulls a CUDA torch) and `local_attention` (imported, unused, by
