@@ -18,6 +18,7 @@ file against PyTorch.
 from __future__ import annotations
 
 import json
+import math
 import time
 import warnings
 from collections.abc import Iterator
@@ -385,6 +386,17 @@ def run_exported(path: str | Path, x: torch.Tensor) -> torch.Tensor:
         return module(x.float())
 
 
+def _full_precision(regime: nn.Module) -> nn.Module:
+    """Cast half / bf16 parameters and buffers to float32, leaving float64 ones as they are.
+
+    `Module.float()` would also cast float64 buffers, and D3DP's diffusion schedule must stay
+    float64: in float32, `1 − ᾱ_next − σ²` of the DDIM step rounds below 0 on some CPUs and the
+    sample becomes NaN.
+    """
+    half = (torch.float16, torch.bfloat16)
+    return regime._apply(lambda t: t.float() if t.dtype in half else t)
+
+
 def export_regime(regime: nn.Module, out: str | Path, fmt: str = "onnx", flip: bool | None = None,
                   verify: bool = True, checkpoint: str | Path | None = None) -> ExportResult:
     """Export a loaded regime's one-window prediction and check it against PyTorch.
@@ -416,7 +428,7 @@ def export_regime(regime: nn.Module, out: str | Path, fmt: str = "onnx", flip: b
             raise ExportError(f"{out}: an ONNX file must end in .onnx")
     elif out.suffix == ".onnx":
         raise ExportError(f"{out}: a TorchScript file must not end in .onnx (use e.g. .pt)")
-    model = ExportedPredictor(regime.float().cpu(), flip=flip).eval()
+    model = ExportedPredictor(_full_precision(regime).cpu(), flip=flip).eval()
     contract = build_contract(regime, model.flip, fmt, checkpoint)
     frames, dynamic = window_frames(regime)
     joints = int(getattr(regime.lifter, "num_joints", 17))
@@ -473,6 +485,10 @@ def export_regime(regime: nn.Module, out: str | Path, fmt: str = "onnx", flip: b
         diffs.append(float((got.double() - expected.double()).abs().max()))
         result.verified_shapes.append(tuple(x.shape))
     result.max_abs_diff = max(diffs)
+    if not math.isfinite(result.max_abs_diff):  # NaN would pass a `> VERIFY_ATOL` test
+        out.unlink(missing_ok=True)
+        raise ExportError(f"{out}: the exported {fmt} model of {contract['lifter']!r} or PyTorch "
+                          f"returns non-finite values on the verification inputs; file removed")
     if result.max_abs_diff > VERIFY_ATOL:
         out.unlink(missing_ok=True)
         raise ExportError(f"{out}: the exported {fmt} model of {contract['lifter']!r} differs from "

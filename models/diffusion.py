@@ -91,6 +91,25 @@ def _extract(a: torch.Tensor, t: torch.Tensor, ndim: int) -> torch.Tensor:
     return a.gather(-1, t).reshape(-1, *((1,) * (ndim - 1)))  # -1: a traced batch stays dynamic
 
 
+def _ddim_coefficients(ac: torch.Tensor, time: int, time_next: int,
+                       eta: float) -> tuple[float | torch.Tensor, ...]:  # fmt: skip
+    """`(√ᾱ_next, c, σ)` of one DDIM step, in float64, applied to float32 tensors by the caller.
+
+    Python floats, not the official 0-dim float64 tensors: an exported graph holds them as
+    constants, where ONNX ran the traced scalar ops in float32 and `1 − ᾱ_next − σ²` (≈ 1e-9 at
+    t = 999) rounded below 0, a NaN sample. IEEE +, −, ×, ÷ and √ round the same either way, so
+    the values are the official ones. On the meta device (FLOP counting) there are no values:
+    the same ops run as tensors there.
+    """
+    if ac.is_meta:
+        alpha, alpha_next = ac[time], ac[time_next]
+        sigma = eta * ((1 - alpha / alpha_next) * (1 - alpha_next) / (1 - alpha)).sqrt()
+        return alpha_next.sqrt(), (1 - alpha_next - sigma * sigma).sqrt(), sigma
+    alpha, alpha_next = float(ac[time]), float(ac[time_next])
+    sigma = eta * math.sqrt((1 - alpha / alpha_next) * (1 - alpha_next) / (1 - alpha))
+    return math.sqrt(alpha_next), math.sqrt(1 - alpha_next - sigma * sigma), sigma
+
+
 def draw_training_noise(
     batch: int, shape: Sequence[int], timesteps: int, device: torch.device | str = "cpu",
     generator: torch.Generator | None = None,
@@ -232,12 +251,10 @@ def ddim_sample(
         outputs.append(x_start)
         if time_next < 0:
             continue
-        alpha, alpha_next = ac[time], ac[time_next]  # 0-dim float64: applied in float32
-        sigma = eta * ((1 - alpha / alpha_next) * (1 - alpha_next) / (1 - alpha)).sqrt()
-        c = (1 - alpha_next - sigma**2).sqrt()
+        sqrt_alpha_next, c, sigma = _ddim_coefficients(ac, time, time_next, eta)
         if noise_steps is None:
             draw = torch.randn(shape, generator=generator, device=x2d.device)
         else:
             draw = noise_steps[i].to(x2d.device, torch.float32)
-        img = x_start * alpha_next.sqrt() + c * eps + sigma * draw
+        img = x_start * sqrt_alpha_next + c * eps + sigma * draw
     return torch.stack(outputs, dim=1)

@@ -231,3 +231,22 @@ def test_exported_official_checkpoint_gives_the_official_output(stem, shared_dat
     assert read_contract(out)["frames"] == x.shape[1]
     got = run_exported(out, torch.from_numpy(x)).numpy()
     np.testing.assert_allclose(got, y - y[..., :1, :], atol=1e-4, rtol=0)
+
+
+def test_non_finite_outputs_fail_the_verification(tmp_path):
+    """A NaN difference must not pass the `<= VERIFY_ATOL` gate (NaN compares False both ways)."""
+    regime = _perturbed(_supervised("simplebaseline"))
+    with torch.no_grad():
+        next(regime.lifter.parameters()).fill_(float("nan"))
+    out = tmp_path / "nan.pt"
+    with pytest.raises(ExportError, match="non-finite"):
+        export_regime(regime, out, fmt="torchscript")
+    assert not out.exists()
+
+
+def test_float64_buffers_stay_float64_in_the_export(tmp_path):
+    """D3DP's diffusion schedule is float64; casting it to float32 made the sampler NaN."""
+    regime = _perturbed(regime_class("diffusion")(lifter="d3dp", size="tiny", frames=27,
+                                                  hypotheses=2, steps=2))
+    export_regime(regime, tmp_path / "d3dp.pt", fmt="torchscript")
+    assert regime.lifter.alphas_cumprod.dtype == torch.float64

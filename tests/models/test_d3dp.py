@@ -51,15 +51,25 @@ def _maxdiff(a: torch.Tensor, b: torch.Tensor) -> float:
     return (a - b).abs().max().item()
 
 
-def test_schedule_is_bit_exact(fixture):
+def test_schedule_matches_the_official_buffers(fixture):
+    """Our schedule is the official one to a few ulps; a loaded checkpoint keeps its own bits.
+
+    Both codes evaluate the cosine with torch's float64 `cos`, whose vectorised kernel (MKL on
+    Intel, SLEEF elsewhere) differs by up to 1 ulp between CPUs: bit equality with a fixture
+    written on another CPU is not a property of the formula, so it is asserted to 1e-12 relative
+    (`betas = 1 − ratio` amplifies 1 ulp of the cosine to ~1e-13).
+    """
     model, io, path = fixture
     ours = schedule_buffers(1000)
-    assert torch.equal(ours["betas"], io["betas"])
-    assert torch.equal(ours["alphas_cumprod"], io["alphas_cumprod"])
+    close = {"rtol": 1e-12, "atol": 1e-300}
+    torch.testing.assert_close(ours["betas"], io["betas"], **close)
+    torch.testing.assert_close(ours["alphas_cumprod"], io["alphas_cumprod"], **close)
     official = safe_torch_load(path)["model_pos"]
+    loaded = dict(model.named_buffers())
     for name in SCHEDULE_BUFFERS:
         assert official[f"module.{name}"].dtype == torch.float64
-        assert torch.equal(ours[name], official[f"module.{name}"]), name
+        torch.testing.assert_close(ours[name], official[f"module.{name}"], **close, msg=name)
+        assert torch.equal(loaded[name], official[f"module.{name}"]), name
 
 
 def test_time_grids_match_the_official_truncation():
