@@ -63,8 +63,21 @@ def test_packaged_zoo_composes_for_every_lifter():
         return compose([*setting.base, *lifter_overrides(zoo, setting, lifter)]
                        ).trainer.max_epochs
 
-    assert epochs(in_domain, "simplebaseline") == 40 and epochs(in_domain, "kasportsformer") == 5
-    assert epochs(in_domain, "stcformer") == 12 and epochs(in_domain, "motionagformer_xs") == 7
+    assert epochs(in_domain, "simplebaseline") == 40 and epochs(in_domain, "kasportsformer") == 8
+    assert epochs(in_domain, "stcformer") == 21 and epochs(in_domain, "motionagformer_xs") == 13
+    # the tiny-transformer recipe for every transformer, its setting's lr last; not for the MLPs
+    # nor for D3DP (its diffusion clamp assumes unstandardised poses)
+    for setting in (in_domain, sports):
+        for lifter, lr in (("motionagformer_xs", 4e-3), ("motionbert", 2e-3), ("stcformer", 2e-3),
+                           ("kasportsformer", 4e-3), ("pstmo", 4e-3)):
+            cfg = compose([*setting.base, *lifter_overrides(zoo, setting, lifter)])
+            want = lr if setting is in_domain or lifter not in ("motionbert", "stcformer") \
+                else 4e-3
+            assert cfg.regime.standardize is True and cfg.trainer.precision == "bf16-mixed"
+            assert cfg.regime.optim.lr == pytest.approx(want), (setting.name, lifter)
+        for lifter in ("simplebaseline", "d3dp"):
+            cfg = compose([*setting.base, *lifter_overrides(zoo, setting, lifter)])
+            assert cfg.regime.get("standardize", "auto") != True  # noqa: E712
     assert epochs(sports, "kasportsformer") == 8  # the demo's pretrain stage
     d3dp = compose([*sports.base, *lifter_overrides(zoo, sports, "d3dp")])  # top-level entry
     assert (d3dp.trainer.check_val_every_n_epoch, d3dp.trainer.limit_val_batches) == (4, 1)
