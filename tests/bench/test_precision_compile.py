@@ -10,7 +10,7 @@ import pytest
 from liftbench.bench import precision as prec
 from liftbench.bench.compiling import compile_lifter, compile_mode, repeated_layers
 from liftbench.bench.perf import models as perf_models
-from liftbench.models import create_lifter
+from liftbench.models import create_lifter, list_lifters
 
 CPUINFO = """processor\t: 0
 flags\t\t: fpu sse2 avx512f {extra}
@@ -29,12 +29,16 @@ def test_cpu_flags_are_read_from_cpuinfo(tmp_path):
 
 
 @pytest.mark.parametrize("flags", [[], ["avx512_bf16"]])
-def test_auto_is_32_true_with_the_shipped_empty_parity_set(monkeypatch, flags):
+def test_auto_follows_the_shipped_parity_set(monkeypatch, flags):
     monkeypatch.setattr(prec, "cpu_bf16_flags", lambda *a: flags)
-    assert prec.bf16_parity_lifters() == frozenset()  # filled only from parity measurements
+    shipped = prec.bf16_parity_lifters()  # filled only from parity measurements
+    assert shipped == {"simplebaseline", "videopose3d_27"}
+    assert shipped <= set(list_lifters())  # a renamed lifter must not silently drop out
     got, reason = prec.resolve_precision("auto", "cpu", "motionbert")
     assert got == "32-true" and reason.startswith("auto: 32-true")
     assert ("no bf16 training parity measured for motionbert" in reason) == bool(flags)
+    got, reason = prec.resolve_precision("auto", "cpu", "simplebaseline")
+    assert got == ("bf16-mixed" if flags else "32-true")
 
 
 def test_auto_picks_bf16_only_with_native_bf16_and_a_parity_entry(monkeypatch, tmp_path):
@@ -94,8 +98,10 @@ def test_fit_with_compile_and_its_checkpoint_without(tmp_path):
                  "trainer.compile=true"]) == 0
     (rec,) = read_records(out / "results")
     assert rec.hardware["compile"] == "default"
-    assert rec.hardware["precision"] == "32-true"  # cpu.yaml's auto, empty parity set
-    assert rec.hardware["precision_reason"].startswith("auto: 32-true")
+    # cpu.yaml's auto: bf16-mixed for simplebaseline (parity measured) where the CPU has bf16
+    expected, reason = prec.resolve_precision("auto", "cpu", "simplebaseline")
+    assert rec.hardware["precision"] == expected
+    assert rec.hardware["precision_reason"] == reason and reason.startswith(f"auto: {expected}")
     # the checkpoint loads into a plain (not compiled) regime, every key, and tests the same
     regime = load_regime(rec.checkpoint)
     assert not any("_orig_mod" in k for k in regime.state_dict())
