@@ -198,3 +198,18 @@ def test_neighbours_come_from_the_skeleton():
         degree[p] += 1
         degree[c] += 1
     assert torch.equal(sides, degree)
+
+
+def test_batched_marginals_equal_each_pose_s_volume_marginals():
+    # the marginals evaluate only the live components of a whole batch at once; a collapsed
+    # pose (every bone of length 0: no side component) and a batch dimension must not mix poses
+    grid = HeatPoseGrid(extent=0.6, bins=21)
+    g = torch.Generator().manual_seed(5)
+    poses = torch.stack([STANDING, STANDING * 0.5 + 0.02 * torch.randn(17, 3, generator=g),
+                         torch.zeros(17, 3)]).view(3, 1, 17, 3)
+    marg = gmm_marginals(poses, grid)
+    assert marg.shape == (3, 1, 17, 3, 21)
+    for b in range(3):
+        vol = gmm_volume(poses[b, 0], grid)
+        ref = torch.stack([vol.sum((-2, -1)), vol.sum((-3, -1)), vol.sum((-3, -2))], dim=-2)
+        torch.testing.assert_close(marg[b, 0], ref, rtol=0, atol=2e-4)
