@@ -37,8 +37,10 @@ fails the test; else "inconclusive". `copy_2d`'s error depends on the seed (the 
 capture draws its bodies, rigs and split from it), hence one run per seed.
 
 Runs land in `OUT/runs`, records in `OUT/results/<run>`; `--reuse` skips a (run, seed) whose
-record is already there (and a `copy_2d` run whose test set is), so an interrupted
-reproduction continues where it stopped.
+record of the same configuration (`config_hash`: seed and paths aside) is already there (and a
+`copy_2d` run whose test set is), so an interrupted reproduction continues where it stopped,
+and an edited claim file or override reruns the runs it changed (and those started from them:
+a rerun parent gives its children another `init_from`).
 """
 
 from __future__ import annotations
@@ -53,7 +55,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from omegaconf import OmegaConf
+from omegaconf import DictConfig, OmegaConf
 
 from liftbench.leaderboard.gate import BASELINE, UNDER_TRAINED
 
@@ -181,6 +183,19 @@ def baseline_records(out: Path) -> dict[str, Path]:
         else {}
 
 
+def finished(results: Path, seed: int, cfg: DictConfig) -> Path | None:
+    """The newest record in `results` of `seed` with `cfg`'s configuration, else None."""
+    from liftbench.bench.config import config_hash
+    from liftbench.leaderboard.records import read_record
+
+    if not results.is_dir():
+        return None
+    want = config_hash(cfg)
+    found = [p for p in sorted(results.glob("*.json"))
+             if (r := read_record(p)).seed == seed and r.config_hash == want]
+    return found[-1] if found else None
+
+
 def run_claim(claim: Claim, out: Path, seeds: Sequence[int], overrides: Sequence[str] = (),
               reuse: bool = False,
               fit: Callable[..., Path | None] | None = None) -> dict[tuple[str, int], Path]:
@@ -210,10 +225,9 @@ def run_claim(claim: Claim, out: Path, seeds: Sequence[int], overrides: Sequence
         cfg = compose([*claim.base, f"output_dir={out / 'runs'}", f"results_dir={results}",
                        f"run_name={claim.name}-{name}-s{seed}", f"seed={seed}",
                        *[str(x) for x in run.get("overrides", [])], *extra, *overrides])
-        done = [p for p in sorted(results.glob("*.json")) if read_record(p).seed == seed] \
-            if reuse and results.is_dir() else []
-        if done:
-            records[(name, seed)] = done[-1]
+        done = finished(results, seed, cfg) if reuse else None
+        if done is not None:
+            records[(name, seed)] = done
             print(f"[{k}/{len(plan)}] {claim.name}: {name}, seed {seed}: reused", flush=True)
         else:
             print(f"\n[{k}/{len(plan)}] {claim.name}: {name}, seed {seed}", flush=True)

@@ -215,19 +215,6 @@ def _compose(claim: Claim, lifter: str, seed: int, out: Path, overrides: Sequenc
                     f"seed={seed}"])
 
 
-def finished(results: Path, seed: int, cfg: DictConfig) -> Path | None:
-    """The newest record in `results` of `seed` with `cfg`'s configuration, else None."""
-    from liftbench.bench.config import config_hash
-    from liftbench.leaderboard.records import read_record
-
-    if not results.is_dir():
-        return None
-    want = config_hash(cfg)
-    found = [p for p in sorted(results.glob("*.json"))
-             if (r := read_record(p)).seed == seed and r.config_hash == want]
-    return found[-1] if found else None
-
-
 def _summary_line(record: Path) -> str:
     from liftbench.leaderboard.records import read_record
 
@@ -256,7 +243,7 @@ def run_zoo(zoo: Zoo, out: Path, seeds: Sequence[int], lifters: Sequence[str],
         reuse: skip a run whose record with the same configuration is already there.
         fit: runs one config and returns its record (default `bench.runner.run_fit`).
     """
-    from liftbench.bench.reproduce import baseline_records, evaluation_set
+    from liftbench.bench.reproduce import baseline_records, evaluation_set, finished
 
     if fit is None:
         from liftbench.bench.runner import run_fit as fit

@@ -48,8 +48,10 @@ def _add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", type=Path, default=Path("reproduce"),
                    help="folder for runs/, results/ and the summary (default ./reproduce/CLAIM)")
     p.add_argument("--reuse", action="store_true",
-                   help="skip (run, seed) pairs whose record is already in OUT/results (and "
-                   "copy_2d runs whose test set is in OUT/results/copy_2d)")
+                   help="skip (run, seed) pairs whose record of the same configuration is "
+                   "already in OUT/results (and copy_2d runs whose test set is in "
+                   "OUT/results/copy_2d); a changed claim file or override reruns what it "
+                   "changed")
     p.add_argument("--lifters", nargs="+", default=None, metavar="PATTERN",
                    help="leaderboard files only: the lifters (registry names or shell patterns; "
                    "default: the file's, every registered lifter); copy_2d always runs")

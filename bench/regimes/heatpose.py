@@ -38,9 +38,11 @@ class HeatPoseRegime(LiftingRegime):
             `bins`, `sigma` (σ_main, voxels), `spacing` (c / σ_main), `side_weight`, `max_side`,
             `mode` (`factorised` | `volume`), `hidden`, `rank`, `decoder` (`soft_argmax` |
             `argmax`), `window` (voxels; null = whole grid).
-        **kwargs: the base regime's keyword arguments. `loss` holds `w_ce` (1) and optional
-            supervised weights (`w_pos`, `w_scale`, `w_vel`, `w_limb_var`, `w_limb_gt`; 0 when
-            absent) applied to the soft-argmax-decoded coordinates.
+        **kwargs: the base regime's keyword arguments; `standardize=true` z-scores the input
+            only (the targets stay in the grid's 2.5D units; `auto` is off). `loss` holds
+            `w_ce` (1) and optional supervised weights (`w_pos`, `w_scale`, `w_vel`,
+            `w_limb_var`, `w_limb_gt`; 0 when absent) applied to the soft-argmax-decoded
+            coordinates.
     """
 
     regime_name = "heatpose"
@@ -48,8 +50,11 @@ class HeatPoseRegime(LiftingRegime):
 
     def __init__(self, *args: Any, heatpose: dict[str, Any] | None = None,
                  **kwargs: Any) -> None:  # fmt: skip
-        # The heatmap grid lives in the 2.5D units: no z-scoring around the features.
-        super().__init__(*args, **{**kwargs, "standardize": False})
+        # The heatmap grid lives in the 2.5D units, so the targets are never z-scored:
+        # `standardize=true` z-scores the lifter's input only (`auto`: off, the paper's setting).
+        if kwargs.get("standardize", "auto") == "auto":
+            kwargs["standardize"] = False
+        super().__init__(*args, **kwargs)
         cfg = dict(heatpose or {})
         unknown = sorted(set(cfg) - set(GRID_KEYS + HEAD_KEYS + DECODE_KEYS))
         if unknown:
@@ -73,7 +78,12 @@ class HeatPoseRegime(LiftingRegime):
                              f"{self.decoder!r}")
 
     def logits(self, x: torch.Tensor) -> torch.Tensor:
-        """Head logits of input `(B, T, J, 3)`: `(B, T, J, 3, N)` or `(B, T, J, N, N, N)`."""
+        """Head logits of input `(B, T, J, 3)`: `(B, T, J, 3, N)` or `(B, T, J, N, N, N)`.
+
+        With `standardize=true` the input is z-scored first (the logits stay on the grid).
+        """
+        if self.normalizer is not None:
+            x = self.normalizer.normalize_input(x)
         return self.head(self.lifter.forward_features(x))
 
     def decode(self, logits: torch.Tensor) -> torch.Tensor:

@@ -97,6 +97,27 @@ def test_optional_coordinate_terms_are_logged_and_used(batches):
                                                  rel=1e-5)
 
 
+def test_standardize_z_scores_the_input_only(batches):
+    # auto is off (the paper's setting); true z-scores what the lifter sees, while the targets
+    # and the decoded coordinates stay in the grid's 2.5D units
+    assert _module().normalizer is None
+    torch.manual_seed(0)
+    module = HeatPoseRegime(lifter="soloformer", size="tiny", frames=9, standardize=True,
+                            heatpose={"bins": 33, "hidden": 64}, flip_tta=False)
+    inputs = torch.cat([b["input"] for b in batches])
+    targets = torch.cat([b["target"] for b in batches])
+    assert module.fit_normalizer(inputs, targets)
+    seen, features = [], module.lifter.forward_features
+    module.lifter.forward_features = lambda z: seen.append(z) or features(z)
+    x = batches[0]["input"][:2]
+    with torch.no_grad():
+        logits = module.logits(x)
+        torch.testing.assert_close(seen[-1], module.normalizer.normalize_input(x))
+        assert not torch.allclose(seen[-1], x)
+        torch.testing.assert_close(module(x), module.decode(logits))  # no output un-z-scoring
+    assert module(x).abs().max() <= module.grid.extent + 1e-6
+
+
 def test_bad_configuration_is_refused():
     assert regime_class("heatpose") is HeatPoseRegime
     with pytest.raises(ValueError, match="forward_features"):

@@ -9,7 +9,7 @@ import pytest
 from scipy import stats
 
 from liftbench.bench.cli import main
-from liftbench.bench.config import compose
+from liftbench.bench.config import compose, config_hash
 from liftbench.bench.reproduce import (
     BASELINE,
     evaluation_set,
@@ -60,6 +60,7 @@ def _fake_fit(calls, values, keyed=False):
             run_id=cfg.run_name, kind="fit", created="2026-12-01T00:00:00+00:00",
             lifter={"name": cfg.model.name, "size": "tiny", "params": 1},
             regime={"name": cfg.regime.name}, seed=seed, metrics=metrics, protocol=protocol,
+            config_hash=config_hash(cfg),
         )
         return write_record(rec, cfg.results_dir)
     return fit
@@ -99,8 +100,15 @@ def test_plan_seeds_init_from_and_reuse(tmp_path):
     assert summary["gates"]["pretrain"]["ratio"] == pytest.approx(0.11)  # 11 mm / 100 mm
     # an interrupted reproduction continues: nothing is fitted again
     again = []
-    run_claim(claim, tmp_path / "out", [0, 1, 2], reuse=True, fit=_fake_fit(again, values))
+    run_claim(claim, tmp_path / "out", [0, 1, 2], ["trainer.max_epochs=1"], reuse=True,
+              fit=_fake_fit(again, values))
     assert again == []
+    # another configuration is not "the same run": a changed override reruns every trained
+    # run (copy_2d's records stay, keyed by their test set)
+    run_claim(claim, tmp_path / "out", [0, 1, 2], ["trainer.max_epochs=2"], reuse=True,
+              fit=_fake_fit(again, values))
+    assert [c.run_name for c in again] == [f"toy-{n}-s{s}" for s in range(3)
+                                           for n in ("pretrain", "adapted")]
 
 
 def test_metric_sides_and_last_iteration(tmp_path):
