@@ -187,8 +187,8 @@ def gmm_marginals(joints: torch.Tensor, grid: HeatPoseGrid,
     """The three axis marginals of each joint's mixture, each summing to 1: `(..., J, 3, N)`.
 
     Only the components with a non-zero weight are evaluated: the padded neighbour slots and
-    the transitional points beyond short bones are about two thirds of the `K` slots, and the
-    exp of the profiles dominated a HeatPose training step.
+    the transitional points beyond short bones are about 60% of the `K` slots, and the exp of
+    the profiles dominated a HeatPose training step.
 
     Args:
         joints: `(..., J, 3)` root-relative positions, normalised units.
@@ -199,7 +199,7 @@ def gmm_marginals(joints: torch.Tensor, grid: HeatPoseGrid,
     lead, k = weight.shape[:-1], weight.shape[-1]
     mu, weight = mu.reshape(-1, k, 3), weight.reshape(-1, k)
     owner, comp = weight.nonzero(as_tuple=True)  # (M,) each: the live components
-    # the M live components as a (K = M)-component mixture of one owner: (M, 3, N)
+    # one row per live component, (M, 3, N), summed into its owner's marginals below
     centers = grid.centers(joints.device, joints.dtype)
     prof = _axis_profiles(mu[owner, comp], sigma[comp], centers)
     prof.mul_(weight[owner, comp][:, None, None])
