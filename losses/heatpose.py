@@ -187,8 +187,8 @@ def gmm_marginals(joints: torch.Tensor, grid: HeatPoseGrid,
     """The three axis marginals of each joint's mixture, each summing to 1: `(..., J, 3, N)`.
 
     Only the components with a non-zero weight are evaluated: the padded neighbour slots and
-    the transitional points beyond short bones are about 60% of the `K` slots, and the exp of
-    the profiles dominated a HeatPose training step.
+    the transitional points beyond short bones weigh 0, and the exp of the profiles dominated a
+    HeatPose training step.
 
     Args:
         joints: `(..., J, 3)` root-relative positions, normalised units.
